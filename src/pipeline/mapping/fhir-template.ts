@@ -55,10 +55,12 @@ export interface SampledDataValueTemplate extends ValueTemplateBase {
   readonly unit?: string;
 }
 
-/** `valueString`. */
+/**
+ * `valueString`. Several values in one window are an error (as in MedTech) unless `aggregation` is `first` or `last`.
+ */
 export interface StringValueTemplate extends ValueTemplateBase {
   readonly valueType: 'String';
-  readonly aggregation: ValueAggregation;
+  readonly aggregation?: 'first' | 'last';
 }
 
 /** `valueCodeableConcept`: fixed codes, written when the named value exists in the window. */
