@@ -72,10 +72,7 @@ export interface CodeableConceptValueTemplate extends ValueTemplateBase {
 
 /** One of the four value types. */
 export type FhirValueTemplate =
-  | QuantityValueTemplate
-  | SampledDataValueTemplate
-  | StringValueTemplate
-  | CodeableConceptValueTemplate;
+  QuantityValueTemplate | SampledDataValueTemplate | StringValueTemplate | CodeableConceptValueTemplate;
 
 /** An Observation component (e.g. systolic and diastolic of a blood pressure). */
 export interface FhirComponentTemplate {
