@@ -76,6 +76,7 @@ export const ErrorCode = {
   EncounterIdentityNotDefined: 'ENCOUNTER_IDENTITY_NOT_DEFINED',
   PatientDeviceMismatch: 'PATIENT_DEVICE_MISMATCH',
   MultipleResourcesFound: 'MULTIPLE_RESOURCES_FOUND',
+  MeasurementInvalid: 'MEASUREMENT_INVALID',
   // FHIR service (adapter boundary).
   FhirRequestFailed: 'FHIR_REQUEST_FAILED',
   FhirUnauthorized: 'FHIR_UNAUTHORIZED',
@@ -129,6 +130,7 @@ const CATALOGUE: Readonly<Record<ErrorCode, CodeInfo>> = {
   ),
   PATIENT_DEVICE_MISMATCH: info('PatientDeviceMismatchException', 'FHIRResourceError', 'Warning', 'fhir'),
   MULTIPLE_RESOURCES_FOUND: info('MultipleResourceFoundException', 'FHIRResourceError', 'Warning', 'fhir'),
+  MEASUREMENT_INVALID: info('MeasurementProcessingException', 'FHIRConversionError', 'Warning', 'device'),
   FHIR_REQUEST_FAILED: info('FhirServiceException', 'FHIRServiceError', 'Critical', 'fhir'),
   FHIR_UNAUTHORIZED: info('UnauthorizedAccessFhirServiceException', 'AuthenticationError', 'Critical', 'fhir'),
   FHIR_FORBIDDEN: info('UnauthorizedAccessFhirServiceException', 'AuthenticationError', 'Critical', 'fhir'),

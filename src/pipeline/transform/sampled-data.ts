@@ -1,0 +1,133 @@
+/**
+ * SampledData encoding and merging exactly as MedTech's `SampledDataProcessor` does it (medtech-reference §9.6,
+ * §9.7): one token per `period` milliseconds from the window start while the slot start is within the window, the
+ * last value of each slot, `E` for empty slots, tokens joined by single spaces with trailing white space trimmed.
+ * Values are inserted verbatim.
+ */
+import { addMilliseconds, compareInstants, type Instant } from '../convert/instant';
+
+/** One value of a measurement property at its occurrence time. */
+export interface TimedValue {
+  readonly time: Instant;
+  readonly value: string;
+}
+
+/** The token MedTech writes for a slot without a value. */
+export const EMPTY_SLOT = 'E';
+
+/**
+ * Encodes time-sorted values into a SampledData `data` string over `[start, end]`.
+ * @param values - values sorted by time
+ * @param start - the first slot's start
+ * @param end - the last instant a slot may start at (inclusive)
+ * @param periodMs - slot length in milliseconds (> 0)
+ */
+export function buildSampledData(
+  values: readonly TimedValue[],
+  start: Instant,
+  end: Instant,
+  periodMs: number,
+): string {
+  let out = '';
+  let i = 0;
+  let current = start;
+  let next = addMilliseconds(current, periodMs);
+  while (compareInstants(current, end) <= 0) {
+    let value: string | undefined;
+    // Like MedTech, a value earlier than the current slot stops consumption; callers never pass one (the encoded
+    // range always starts at or before the earliest value).
+    for (
+      let v = values[i];
+      v !== undefined && compareInstants(v.time, current) >= 0 && compareInstants(v.time, next) < 0;
+      v = values[i]
+    ) {
+      value = v.value;
+      i++;
+    }
+    out += (value ?? EMPTY_SLOT) + ' ';
+    current = next;
+    next = addMilliseconds(next, periodMs);
+  }
+  return trimEndDotNet(out);
+}
+
+/**
+ * Decodes a SampledData `data` string laid out from `start` with `periodMs` slots; `E` tokens are dropped, every
+ * other token (even an empty one between two spaces) is a value.
+ * @param data - the existing `data`
+ * @param start - the time of the first token
+ * @param periodMs - slot length in milliseconds
+ */
+export function sampledDataToTimeValues(data: string, start: Instant, periodMs: number): TimedValue[] {
+  const out: TimedValue[] = [];
+  let time = start;
+  for (const token of data.split(' ')) {
+    if (token !== EMPTY_SLOT) {
+      out.push({ time, value: token });
+    }
+    time = addMilliseconds(time, periodMs);
+  }
+  return out;
+}
+
+/**
+ * Merges two time-sorted value lists by time. At exactly equal times the incoming value wins (see
+ * docs/compatibility.md: MedTech's code keeps the stored value there, its documentation says new data wins).
+ * @param existing - values decoded from the stored Observation
+ * @param incoming - the window's new values
+ */
+export function mergeTimeValues(existing: readonly TimedValue[], incoming: readonly TimedValue[]): TimedValue[] {
+  const out: TimedValue[] = [];
+  let a = 0;
+  let b = 0;
+  while (a < existing.length || b < incoming.length) {
+    const x = existing[a];
+    const y = incoming[b];
+    if (x === undefined) {
+      out.push(y as TimedValue);
+      b++;
+    } else if (y === undefined) {
+      out.push(x);
+      a++;
+    } else {
+      const order = compareInstants(x.time, y.time);
+      if (order < 0) {
+        out.push(x);
+        a++;
+      } else if (order > 0) {
+        out.push(y);
+        b++;
+      } else {
+        out.push(y);
+        a++;
+        b++;
+      }
+    }
+  }
+  return out;
+}
+
+/** `String.TrimEnd()`: .NET white space (Unicode Zs/Zl/Zp, U+0009–U+000D, U+0085), not JavaScript's `\s`. */
+function trimEndDotNet(s: string): string {
+  let end = s.length;
+  while (end > 0 && isDotNetWhiteSpace(s.charCodeAt(end - 1))) {
+    end--;
+  }
+  return s.slice(0, end);
+}
+
+function isDotNetWhiteSpace(c: number): boolean {
+  return (
+    c === 0x20 ||
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
+}
