@@ -220,6 +220,51 @@ describe('compileJsonPath: date tokens and big integers are primitive tokens', (
   });
 });
 
+describe('compileJsonPath: body date strings (kept as strings in the envelope)', () => {
+  // What Newtonsoft would have read as date tokens: the strings createBodyDateIndex reports.
+  const bodyDates = new Set(['2024-07-04T09:15:30.000Z', '2024-07-04T11:15:30+02:00', '2024-07-04T09:15:31']);
+  const isBodyDate = (s: string): boolean => bodyDates.has(s);
+  const document = {
+    items: [
+      { t: '2024-07-04T09:15:30.000Z' },
+      { t: '2024-07-04T11:15:30+02:00' },
+      { t: '2024-07-04T09:15:31' },
+      { t: 'not a date' },
+    ],
+  };
+
+  it('== compares a body date with a string through its ISO text, as Newtonsoft prints the date token', () => {
+    const utc = compileJsonPath("$.items[?(@.t == '2024-07-04T09:15:30Z')]");
+    expect(utc.selectMany(document, { isBodyDate })).toEqual([document.items[0]]);
+    // Without the predicate the strings are compared as written.
+    expect(utc.selectMany(document)).toEqual([]);
+    const local = compileJsonPath("$.items[?(@.t == '2024-07-04T09:15:30+00:00')]");
+    expect(local.selectMany(document, { isBodyDate })).toEqual([document.items[1]]);
+  });
+
+  it('< and > compare body dates by instant; other strings stay strings', () => {
+    const later = compileJsonPath("$.items[?(@.t > '2024-07-04T09:15:30.5Z')]");
+    // 11:15:30+02:00 is 09:15:30Z, before the literal; 'not a date' is a string and sorts after it ('n' > '2').
+    expect(later.selectMany(document, { isBodyDate })).toEqual([document.items[2], document.items[3]]);
+    // As plain strings, '2024-07-04T11:…' sorts after the literal too.
+    expect(later.selectMany(document)).toEqual([document.items[1], document.items[2], document.items[3]]);
+  });
+
+  it('a body date never matches a regex, and compares with another body date by instant', () => {
+    expect(compileJsonPath('$.items[?(@.t =~ /2024/)]').selectMany(document, { isBodyDate })).toEqual([]);
+    expect(compileJsonPath('$.items[?(@.t == $.items[0].t)]').selectMany(document, { isBodyDate })).toEqual([
+      document.items[0],
+      document.items[1],
+    ]);
+  });
+
+  it('the predicate applies to one evaluation only', () => {
+    const expression = compileJsonPath("$.items[?(@.t == '2024-07-04T09:15:30Z')]");
+    expect(expression.selectMany(document, { isBodyDate })).toHaveLength(1);
+    expect(compileJsonPath('$.items[?(@.t =~ /2024/)]').selectMany(document)).toHaveLength(3);
+  });
+});
+
 describe('compileJsonPath: robustness', () => {
   function deepChain(depth: number): Record<string, unknown> {
     const root: Record<string, unknown> = {};

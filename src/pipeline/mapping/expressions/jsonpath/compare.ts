@@ -11,19 +11,12 @@
  * - `=~` needs two strings; the right one is `/pattern/flags` (flags i, m, s; x is ignored).
  */
 
-import type { DateToken } from '../../../convert/instant';
+import { parseDotNetDateTime } from '../../../convert/datetime-parse';
+import { compareInstants } from '../../../convert/instant';
 import type { QueryOperator } from './ast';
-import {
-  compareInstants,
-  formatIsoDateToken,
-  parseBigInteger,
-  parseBoolean,
-  parseDateTime,
-  parseDouble,
-  parseInt64,
-} from './dotnet-convert';
+import { formatIsoDate, parseBigInteger, parseBoolean, parseDouble, parseInt64 } from './dotnet-convert';
 import { JsonPathFault } from './fault';
-import { TokenType } from './tokens';
+import { TokenType, instantOfDate } from './tokens';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -121,7 +114,7 @@ function equalsWithStringCoercion(value: unknown, vt: TokenType, query: unknown,
   if (qt !== TokenType.String) {
     return false;
   }
-  return vt === TokenType.Date && formatIsoDateToken(value as DateToken) === query;
+  return vt === TokenType.Date && formatIsoDate(instantOfDate(value)) === query;
 }
 
 /** `EqualsWithStrictMatch(value, queryValue)`. */
@@ -216,16 +209,16 @@ function compareDate(a: unknown, at: TokenType, b: unknown, bt: TokenType): numb
   if (at !== TokenType.Date) {
     throw new JsonPathFault('InvalidCastException', 'a string was compared with a date');
   }
-  const left = (a as DateToken).instant;
+  const left = instantOfDate(a);
   if (bt === TokenType.Date) {
-    return compareInstants(left, (b as DateToken).instant);
+    return compareInstants(left, instantOfDate(b));
   }
   if (bt !== TokenType.String) {
     throw new JsonPathFault('InvalidCastException', 'a date was compared with a value that is not a date or a string');
   }
-  const right = parseDateTime(b as string);
+  const right = parseDotNetDateTime(b as string);
   if (right === undefined) {
-    throw new JsonPathFault('FormatException', 'a date was compared with a string that is not an ISO-8601 date');
+    throw new JsonPathFault('FormatException', 'a date was compared with a string that is not a date');
   }
   return compareInstants(left, right);
 }

@@ -1,10 +1,12 @@
 /**
- * The few .NET conversions Newtonsoft's JSONPath comparisons perform (`Convert.ToInt64`, `Convert.ToDouble`,
- * `Convert.ToBoolean`, `Convert.ToDateTime` of strings, and the ISO rendering of date tokens), with invariant
- * culture. Each parser returns `undefined` where .NET would throw; the caller decides what that means.
+ * The .NET conversions Newtonsoft's JSONPath comparisons perform on strings (`Convert.ToInt64`, `Convert.ToDouble`,
+ * `Convert.ToBoolean`, `BigInteger.Parse`, with invariant culture) and the ISO text of a date token. Each parser
+ * returns `undefined` where .NET would throw; the caller decides what that means. (`Convert.ToDateTime` is
+ * `parseDotNetDateTime` in src/pipeline/convert.)
  */
 
-import type { DateToken, Instant } from '../../../convert/instant';
+import { isDotNetWhiteSpace } from '../../../convert/datetime-parse';
+import { TICKS_PER_MS, toCivil, type Instant } from '../../../convert/instant';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -16,10 +18,10 @@ const INTEGER_TEXT = /^[\t\n\v\f\r ]*([+-]?\d+)[\t\n\v\f\r ]*$/;
 const FLOAT_TEXT = /^[\t\n\v\f\r ]*([+-]?)(\d[\d,]*)?(?:\.(\d*))?(?:[eE]([+-]?\d+))?[\t\n\v\f\r ]*$/;
 const FLOAT_SYMBOL = /^[\t\n\v\f\r ]*([+-]?)(infinity|∞|nan)[\t\n\v\f\r ]*$/i;
 
-/** `char.IsWhiteSpace` (not JavaScript's set: .NET counts U+0085 and not U+FEFF), plus NUL for `Boolean.Parse`. */
-const DOTNET_SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const TRAILING_SPACE = new RegExp(`[${DOTNET_SPACE}]+$`);
-const BOOLEAN_TEXT = new RegExp(`^[${DOTNET_SPACE}\\0]*(true|false)[${DOTNET_SPACE}\\0]*$`, 'i');
+/** `bool.Parse` trims `char.IsWhiteSpace` characters and NULs (JavaScript's `trim` differs: U+0085, U+FEFF). */
+function isBooleanPadding(c: number): boolean {
+  return c === 0 || isDotNetWhiteSpace(c);
+}
 
 /**
  * `BigInteger.Parse(text, CultureInfo.InvariantCulture)`.
@@ -77,8 +79,16 @@ export function parseDouble(text: string): number | undefined {
  * @param text - the string to convert
  */
 export function parseBoolean(text: string): boolean | undefined {
-  const match = BOOLEAN_TEXT.exec(text);
-  return match === null ? undefined : (match[1] ?? '').toLowerCase() === 'true';
+  let start = 0;
+  let end = text.length;
+  while (start < end && isBooleanPadding(text.charCodeAt(start))) {
+    start++;
+  }
+  while (end > start && isBooleanPadding(text.charCodeAt(end - 1))) {
+    end--;
+  }
+  const word = text.substring(start, end).toLowerCase();
+  return word === 'true' ? true : word === 'false' ? false : undefined;
 }
 
 /**
@@ -86,86 +96,26 @@ export function parseBoolean(text: string): boolean | undefined {
  * @param text - the string to trim
  */
 export function trimEndDotNet(text: string): string {
-  return text.replace(TRAILING_SPACE, '');
-}
-
-/** Round-trip ISO-8601 date-times, the forms `DateTime.Parse` reads the same way everywhere. */
-const ISO_DATE_TIME =
-  /^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7})\d*)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
-
-/**
- * `Convert.ToDateTime(text, CultureInfo.InvariantCulture)` for ISO-8601 forms (date, date and time with optional
- * seconds, fraction and zone). A zone converts to UTC (MedTech hosts run in UTC, so "local" is UTC); without one the
- * wall time is taken as is. `DateTime.Parse` accepts further, culture-style forms; those are not recognised here.
- * @param text - the string to convert
- */
-export function parseDateTime(text: string): Instant | undefined {
-  const m = ISO_DATE_TIME.exec(text);
-  if (m === null) {
-    return undefined;
+  let end = text.length;
+  while (end > 0 && isDotNetWhiteSpace(text.charCodeAt(end - 1))) {
+    end--;
   }
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((part) =>
-    part === undefined ? 0 : Number(part),
-  ) as [number, number, number, number, number, number];
-  const valid = year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
-  if (!valid || hour > 23 || minute > 59 || second > 59) {
-    return undefined;
-  }
-  const ticks = Number((m[7] ?? '').padEnd(7, '0'));
-  let epochMs = utcFromParts(year, month, day, hour, minute, second) + Math.floor(ticks / 10_000);
-  const zone = m[8];
-  if (zone !== undefined && zone.toUpperCase() !== 'Z') {
-    const digits = zone.replace(':', '');
-    const offsetMinutes = Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || '0');
-    epochMs -= (zone.startsWith('-') ? -1 : 1) * offsetMinutes * 60_000;
-  }
-  return { epochMs, subMsTicks: ticks % 10_000, kind: zone === undefined ? 'unspecified' : 'utc' };
-}
-
-function isLeap(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-}
-
-function daysInMonth(year: number, month: number): number {
-  return month === 2 ? (isLeap(year) ? 29 : 28) : ([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0);
-}
-
-/** `Date.UTC` would read years 0–99 as 1900–1999, so the year is set explicitly. */
-function utcFromParts(year: number, month: number, day: number, h: number, min: number, s: number): number {
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(h, min, s, 0);
-  return date.getTime();
-}
-
-/**
- * Orders two instants the way `DateTime.CompareTo` orders Newtonsoft date tokens: by ticks, ignoring the kind.
- * @param a - left instant
- * @param b - right instant
- */
-export function compareInstants(a: Instant, b: Instant): number {
-  if (a.epochMs !== b.epochMs) {
-    return a.epochMs < b.epochMs ? -1 : 1;
-  }
-  return a.subMsTicks === b.subMsTicks ? 0 : a.subMsTicks < b.subMsTicks ? -1 : 1;
+  return text.substring(0, end);
 }
 
 /**
  * The ISO text Newtonsoft compares a date token with when a filter compares it to a string
  * (`DateTimeUtils.WriteDateTimeString`, `DateFormatHandling.IsoDateFormat`): `yyyy-MM-ddTHH:mm:ss`, up to seven
  * fractional digits without trailing zeros, then `Z` (UTC), `+00:00` (local time on a UTC host) or nothing.
- * @param token - the date token
+ * @param instant - the date token's instant
  */
-export function formatIsoDateToken(token: DateToken): string {
-  const { epochMs, subMsTicks, kind } = token.instant;
-  const date = new Date(epochMs);
+export function formatIsoDate(instant: Instant): string {
+  const c = toCivil(instant.epochMs);
   const pad = (n: number, width: number): string => String(n).padStart(width, '0');
-  let text =
-    `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)}` +
-    `T${pad(date.getUTCHours(), 2)}:${pad(date.getUTCMinutes(), 2)}:${pad(date.getUTCSeconds(), 2)}`;
-  const fraction = date.getUTCMilliseconds() * 10_000 + subMsTicks;
+  let text = `${pad(c.year, 4)}-${pad(c.month, 2)}-${pad(c.day, 2)}T${pad(c.hour, 2)}:${pad(c.minute, 2)}:${pad(c.second, 2)}`;
+  const fraction = c.millisecond * TICKS_PER_MS + instant.subMsTicks;
   if (fraction !== 0) {
     text += `.${pad(fraction, 7).replace(/0+$/, '')}`;
   }
-  return kind === 'utc' ? `${text}Z` : kind === 'local' ? `${text}+00:00` : text;
+  return instant.kind === 'utc' ? `${text}Z` : instant.kind === 'local' ? `${text}+00:00` : text;
 }

@@ -11,7 +11,33 @@ import type { Getter, Sink, Step } from './compile';
 import { compileGetter, compileSteps, resetScratch } from './compile';
 import { JsonPathFault, JsonPathSyntaxError } from './fault';
 import { parseJsonPath } from './parse';
-import { PropertyToken } from './tokens';
+import { PropertyToken, setBodyDatePredicate } from './tokens';
+
+/** Per-message facts an evaluation may need. */
+export interface JsonPathEvaluationOptions {
+  /**
+   * Whether a string is one Newtonsoft would have read as a date token in the message body (the envelope keeps such
+   * strings as strings; see `createBodyDateIndex`). Filters then compare it as a date: `==` against its ISO text,
+   * `<`/`>` by instant, never matched by `=~`. Without it, body strings compare as strings.
+   */
+  readonly isBodyDate?: (s: string) => boolean;
+}
+
+/** A compiled JSONPath expression: a {@link SyncExpression} whose selections accept evaluation options. */
+export interface JsonPathExpression extends SyncExpression {
+  /**
+   * `SelectTokens`: every token selected, in Newtonsoft's order.
+   * @param scope - the JSON value `$` denotes
+   * @param options - per-message facts (body dates)
+   */
+  selectMany(scope: unknown, options?: JsonPathEvaluationOptions): unknown[];
+  /**
+   * `SelectToken`: the single token selected, `undefined` for none; several → `EXPRESSION_MULTIPLE_TOKENS`.
+   * @param scope - the JSON value `$` denotes
+   * @param options - per-message facts (body dates)
+   */
+  selectOne(scope: unknown, options?: JsonPathEvaluationOptions): unknown;
+}
 
 /**
  * Compiles a JSONPath expression.
@@ -19,7 +45,7 @@ import { PropertyToken } from './tokens';
  * @returns the compiled expression; `selectMany` is `SelectTokens`, `selectOne` is `SelectToken`
  * @throws PipelineError `TEMPLATE_EXPRESSION_INVALID` (details: `expression`, 0-based `position`) for a syntax error
  */
-export function compileJsonPath(source: string): SyncExpression {
+export function compileJsonPath(source: string): JsonPathExpression {
   try {
     const segments = parseJsonPath(source);
     return new CompiledJsonPath(source, compileGetter(segments), compileSteps(segments));
@@ -78,7 +104,7 @@ function memberSelected(): JsonPathFault {
   return new JsonPathFault('ArgumentException', 'the path selected an object member (a name/value pair), not a value');
 }
 
-class CompiledJsonPath implements SyncExpression {
+class CompiledJsonPath implements JsonPathExpression {
   readonly language = ExpressionLanguage.JsonPath;
   readonly isAsync = false;
   readonly source: string;
@@ -93,23 +119,29 @@ class CompiledJsonPath implements SyncExpression {
     this.single = new SingleTokenSink(source);
   }
 
-  selectMany(scope: unknown): unknown[] {
-    try {
-      if (this.getter !== undefined) {
+  selectMany(scope: unknown, options?: JsonPathEvaluationOptions): unknown[] {
+    if (this.getter !== undefined) {
+      try {
         const token = this.getter(scope, scope);
         return token === undefined ? [] : [token];
+      } catch (error) {
+        throw this.translate(error, 'JsonTokens');
       }
+    }
+    try {
+      setBodyDatePredicate(options?.isBodyDate);
       const sink = new AllTokensSink();
       this.step(scope, scope, sink);
       return sink.tokens;
     } catch (error) {
       throw this.translate(error, 'JsonTokens');
     } finally {
+      setBodyDatePredicate(undefined);
       resetScratch();
     }
   }
 
-  selectOne(scope: unknown): unknown {
+  selectOne(scope: unknown, options?: JsonPathEvaluationOptions): unknown {
     if (this.getter !== undefined) {
       try {
         return this.getter(scope, scope);
@@ -121,6 +153,7 @@ class CompiledJsonPath implements SyncExpression {
     sink.count = 0;
     sink.token = undefined;
     try {
+      setBodyDatePredicate(options?.isBodyDate);
       this.step(scope, scope, sink);
       if (sink.token instanceof PropertyToken) {
         throw memberSelected();
@@ -130,6 +163,7 @@ class CompiledJsonPath implements SyncExpression {
       throw this.translate(error, 'JsonToken');
     } finally {
       sink.token = undefined;
+      setBodyDatePredicate(undefined);
       resetScratch();
     }
   }

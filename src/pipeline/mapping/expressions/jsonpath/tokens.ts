@@ -6,6 +6,8 @@
  */
 
 import { DateToken } from '../../../convert/instant';
+import type { Instant } from '../../../convert/instant';
+import { parseNewtonsoftDate } from '../../../convert/newtonsoft-date';
 
 /** A JSON object as it appears in the scope. */
 export type JsonObject = Record<string, unknown>;
@@ -57,6 +59,37 @@ export function ownMember(object: JsonObject, name: string): unknown {
   return value !== undefined && Object.prototype.hasOwnProperty.call(object, name) ? value : undefined;
 }
 
+/**
+ * Body strings Newtonsoft would have read as date tokens stay strings in the envelope (see
+ * src/pipeline/normalize/envelope.ts); for the duration of one evaluation this predicate says which ones are, so that
+ * filter comparisons treat them as dates. Set and cleared by the compiled expression around each evaluation, which
+ * is synchronous and never nested.
+ */
+let bodyDatePredicate: ((s: string) => boolean) | undefined;
+
+/**
+ * Sets (or clears, with `undefined`) the body-date predicate for the evaluation about to run.
+ * @param predicate - whether a string is a body date token
+ */
+export function setBodyDatePredicate(predicate: ((s: string) => boolean) | undefined): void {
+  bodyDatePredicate = predicate;
+}
+
+/**
+ * The instant of a token typed {@link TokenType.Date}: a {@link DateToken}, or a body date string.
+ * @param token - a token whose type is `Date`
+ */
+export function instantOfDate(token: unknown): Instant {
+  if (token instanceof DateToken) {
+    return token.instant;
+  }
+  const instant = parseNewtonsoftDate(token as string);
+  if (instant === undefined) {
+    throw new TypeError('instantOfDate: the body-date predicate accepted a string that is not a date');
+  }
+  return instant;
+}
+
 /** Newtonsoft `JTokenType` of a token, as far as comparisons care. `Container` is any non-`JValue`. */
 export const TokenType = { Container: -1, Null: 0, Boolean: 1, Integer: 2, Float: 3, String: 4, Date: 5 } as const;
 
@@ -72,7 +105,7 @@ export type TokenType = (typeof TokenType)[keyof typeof TokenType];
 export function tokenTypeOf(value: unknown): TokenType {
   switch (typeof value) {
     case 'string':
-      return TokenType.String;
+      return bodyDatePredicate?.(value) === true ? TokenType.Date : TokenType.String;
     case 'number':
       return Number.isSafeInteger(value) ? TokenType.Integer : TokenType.Float;
     case 'boolean':
