@@ -14,7 +14,7 @@ import type { JsonPath } from './json-document';
 import { parseJsonDocument, toJsonPointer } from './json-document';
 import type { LoadResult } from './load-device-mapping';
 import type { MappingIssue } from './mapping-issue';
-import { createIssue, hasErrors } from './mapping-issue';
+import { createMappingIssue, hasErrors } from './mapping-issue';
 import { validateMappingSchema } from './schema-validation';
 import { CODE_VALUE_FHIR, FHIR_COLLECTION, matchesTemplateName } from './template-type-names';
 
@@ -56,7 +56,11 @@ export function loadFhirMapping(text: string): LoadResult<FhirMapping> {
     return {
       mapping: undefined,
       issues: document.syntaxErrors.map((e) =>
-        createIssue(ErrorCode.TemplateJsonInvalid, e.message, { jsonPointer: '', line: e.line, column: e.column }),
+        createMappingIssue(ErrorCode.TemplateJsonInvalid, e.message, {
+          jsonPointer: '',
+          line: e.line,
+          column: e.column,
+        }),
       ),
     };
   }
@@ -70,7 +74,7 @@ export function loadFhirMapping(text: string): LoadResult<FhirMapping> {
   ): void => {
     const original = paths.original(path);
     issues.push(
-      createIssue(
+      createMappingIssue(
         ErrorCode.FhirTemplateInvalid,
         message,
         { jsonPointer: toJsonPointer(original), ...document.locate(original) },
@@ -91,7 +95,10 @@ export function loadFhirMapping(text: string): LoadResult<FhirMapping> {
     }
     const original = paths.original(issue.path);
     issues.push(
-      createIssue(issue.code, issue.message, { jsonPointer: toJsonPointer(original), ...document.locate(original) }),
+      createMappingIssue(issue.code, issue.message, {
+        jsonPointer: toJsonPointer(original),
+        ...document.locate(original),
+      }),
     );
   }
   const templates: CodeValueFhirTemplate[] = [];

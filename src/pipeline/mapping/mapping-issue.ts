@@ -2,11 +2,11 @@ import type { ErrorCode } from '../errors';
 import { describeErrorCode } from '../errors';
 
 /** How serious a mapping issue is: errors make the mapping unusable, warnings do not. */
-export type IssueSeverity = 'error' | 'warning';
+export type MappingIssueSeverity = 'error' | 'warning';
 
 /** One problem found while loading a mapping, located in the source text. Never contains message data. */
 export interface MappingIssue {
-  readonly severity: IssueSeverity;
+  readonly severity: MappingIssueSeverity;
   readonly code: ErrorCode;
   /** MedTech's exception name for the problem (InvalidTemplateException, TemplateExpressionException…). */
   readonly medtechErrorType: string;
@@ -27,11 +27,11 @@ export interface MappingIssue {
  * @param where - pointer and position
  * @param extra - severity (default error), template name
  */
-export function createIssue(
+export function createMappingIssue(
   code: ErrorCode,
   message: string,
   where: { jsonPointer: string; line: number; column: number },
-  extra: { severity?: IssueSeverity; template?: string } = {},
+  extra: { severity?: MappingIssueSeverity; template?: string } = {},
 ): MappingIssue {
   return {
     severity: extra.severity ?? 'error',

@@ -43,22 +43,49 @@ export function validateMappingSchema(schema: MappingSchema, document: unknown):
   }
   const errors = dropBranchNoise(validate.errors ?? []);
   const code = schema === 'device' ? Codes.TemplateInvalid : Codes.FhirTemplateInvalid;
+  const seen = new Set<string>();
   return errors.flatMap((error) => {
     const issue = translate(error, document, code, schema);
-    return issue === undefined ? [] : [issue];
+    const key = issue === undefined ? '' : `${issue.path.join('/')}\u0000${issue.message}`;
+    if (issue === undefined || seen.has(key)) {
+      return [];
+    }
+    seen.add(key);
+    return [issue];
   });
 }
 
-/** Drops errors that only explain why one branch of an `anyOf`/`if` failed; the combined error says it better. */
+/**
+ * Keeps the errors a mapping author can act on:
+ * - `if` failures only say a `then` failed; the `then` errors follow.
+ * - For an `anyOf` (an expression string or object; a boolean or its string form), errors inside the value mean the
+ *   author chose a branch and got it wrong: those are kept and the generic message dropped. Otherwise only the
+ *   generic message is kept.
+ * - Under a `templateType` MedTech does not know, the template's own errors are noise.
+ */
 function dropBranchNoise(errors: readonly ErrorObject[]): ErrorObject[] {
   const anyOfs = errors.filter((e) => e.keyword === 'anyOf');
+  const unknownTypes = errors
+    .filter((e) => (e.keyword === 'enum' || e.keyword === 'const') && e.instancePath.endsWith('/templateType'))
+    .map((e) => `${e.instancePath.slice(0, -'templateType'.length)}template`);
+  const deeper = (e: ErrorObject, path: string): boolean => e.instancePath.startsWith(`${path}/`);
   return errors.filter((e) => {
     if (e.keyword === 'if') {
       return false;
     }
-    return !anyOfs.some(
-      (a) => a !== e && e.schemaPath.startsWith(`${a.schemaPath}/`) && e.instancePath.startsWith(a.instancePath),
-    );
+    if (unknownTypes.some((t) => e.instancePath === t || deeper(e, t))) {
+      return false;
+    }
+    for (const a of anyOfs) {
+      const branchChosen = errors.some((other) => deeper(other, a.instancePath));
+      if (e === a) {
+        return !branchChosen;
+      }
+      if (e.instancePath === a.instancePath) {
+        return false;
+      }
+    }
+    return true;
   });
 }
 

@@ -1,3 +1,5 @@
+import type { DateToken } from '../convert/instant';
+
 /**
  * One inbound event as the transport delivered it, before the body is parsed. Event Hubs triggers, the local
  * ingestion endpoint, the replay command and the dead-letter store all produce this shape.
@@ -20,8 +22,19 @@ export interface DeviceEvent {
   readonly sequenceNumber?: number;
 }
 
-/** Any JSON value. `bigint` holds integers beyond ±2^53 read losslessly from raw bodies. */
-export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * Any JSON value. `bigint` holds integers beyond ±2^53 read losslessly from raw bodies; `DateToken` holds
+ * date-typed system properties (as the Event Hubs SDK gives MedTech `DateTime` values).
+ */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | DateToken
+  | JsonValue[]
+  | { [key: string]: JsonValue };
 
 /**
  * The JSON object MedTech builds from one event (§2): exactly `Body`, `Properties`, `SystemProperties`, in

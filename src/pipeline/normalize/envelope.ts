@@ -63,11 +63,10 @@ function toPropertyValue(value: unknown, depth: number): JsonValue {
       }
       if (value instanceof Date) {
         const ms = value.getTime();
-        // DateToken is not part of JsonValue: the envelope carries it for the value converters (see module notes).
-        return Number.isNaN(ms) ? null : (new DateToken(instantFromEpochMs(ms, 'utc')) as unknown as JsonValue);
+        return Number.isNaN(ms) ? null : new DateToken(instantFromEpochMs(ms, 'utc'));
       }
       if (value instanceof DateToken) {
-        return value as unknown as JsonValue;
+        return value;
       }
       if (value instanceof Uint8Array) {
         return toBase64(value);

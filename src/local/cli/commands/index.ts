@@ -1,4 +1,11 @@
 import type { Command } from '../io';
+import { fhirServerCommand } from './fhir-server';
+import { normalizeCommand } from './normalize';
+import { validateCommand } from './validate';
 
 /** Every `iomt` command, by name. One line per command; the command lives in its own file. */
-export const commands: Readonly<Record<string, Command>> = {};
+export const commands: Readonly<Record<string, Command>> = {
+  'fhir-server': fhirServerCommand,
+  normalize: normalizeCommand,
+  validate: validateCommand,
+};

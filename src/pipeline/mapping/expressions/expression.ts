@@ -13,6 +13,12 @@ export const ExpressionLanguage = {
 /** A supported expression language. */
 export type ExpressionLanguage = (typeof ExpressionLanguage)[keyof typeof ExpressionLanguage];
 
+/** Per-message facts an evaluation may need. */
+export interface EvaluationContext {
+  /** Whether a string is one Newtonsoft would have read as a date token in the message body (§2). */
+  readonly isBodyDate?: (s: string) => boolean;
+}
+
 interface CompiledExpressionBase {
   readonly language: ExpressionLanguage;
   /** The expression text exactly as written in the mapping. */
@@ -28,21 +34,23 @@ export interface SyncExpression extends CompiledExpressionBase {
   /**
    * Select-many (type matching): every token selected, in document order. Never throws for "no match".
    * @param scope - the JSON value `$` denotes
+   * @param context - per-message facts (body date tokens)
    */
-  selectMany(scope: unknown): unknown[];
+  selectMany(scope: unknown, context?: EvaluationContext): unknown[];
   /**
    * Select-one: the single token selected, or `undefined` for nothing. A JSON `null` token is returned as `null`.
    * More than one token throws `PipelineError(EXPRESSION_MULTIPLE_TOKENS)`.
    * @param scope - the JSON value `$` denotes
+   * @param context - per-message facts (body date tokens)
    */
-  selectOne(scope: unknown): unknown;
+  selectOne(scope: unknown, context?: EvaluationContext): unknown;
 }
 
 /** An expression whose engine only evaluates asynchronously (general JSONata). Same contract as {@link SyncExpression}. */
 export interface AsyncExpression extends CompiledExpressionBase {
   readonly isAsync: true;
-  selectMany(scope: unknown): Promise<unknown[]>;
-  selectOne(scope: unknown): Promise<unknown>;
+  selectMany(scope: unknown, context?: EvaluationContext): Promise<unknown[]>;
+  selectOne(scope: unknown, context?: EvaluationContext): Promise<unknown>;
 }
 
 /** A compiled expression of any language. */

@@ -1,0 +1,314 @@
+import type { Clock } from '../clock';
+import { parseDotNetDateTime } from '../convert/datetime-parse';
+import { tokenToDotNetString, tokenToInstant } from '../convert/dotnet-string';
+import type { Instant } from '../convert/instant';
+import { formatRoundTrip, instantFromEpochMs } from '../convert/instant';
+import { ErrorCode, PipelineError, toPipelineError } from '../errors';
+import type { DeviceMapping, DeviceTemplate, FieldExtraction } from '../mapping/device-template';
+import type { CompiledExpression } from '../mapping/expressions/expression';
+import type { DeviceEvent, Envelope } from '../model/device-event';
+import type { Measurement, MeasurementProperty } from '../model/measurement';
+import { createBodyDateIndex, toEnvelope } from './envelope';
+
+/** What normalizing one event produced. */
+export interface NormalizeResult {
+  /**
+   * Measurements in emission order: template by template (document order), match by match (§4.1). When the event
+   * failed, the measurements produced before the failure are kept, as MedTech keeps them (§8.2).
+   */
+  readonly measurements: Measurement[];
+  /** The failure that stopped the event, if any (the event then belongs in the dead-letter store). */
+  readonly error?: PipelineError;
+}
+
+/** Turns device events into measurements with one loaded device mapping. */
+export interface Normalizer {
+  /** True when some expression of the mapping evaluates asynchronously (general JSONata). */
+  readonly isAsync: boolean;
+  /**
+   * Normalizes one event. Never throws: failures are returned with the measurements made before them.
+   * Returns a plain result when the mapping is synchronous, a promise otherwise.
+   * @param event - the event
+   */
+  normalize(event: DeviceEvent): NormalizeResult | Promise<NormalizeResult>;
+}
+
+/** Per-event context shared by every template. */
+interface EventContext {
+  readonly isBodyDate: (s: string) => boolean;
+  readonly ingestionTimeUtc: string;
+}
+
+type Evaluate = (expression: CompiledExpression) => unknown;
+
+/**
+ * Creates a normalizer for a device mapping (`CollectionContent`, medtech-reference §4–§6).
+ *
+ * @param mapping - a loaded device mapping
+ * @param clock - gives the ingestion time of events that carry no enqueued time
+ */
+export function createNormalizer(mapping: DeviceMapping, clock: Clock): Normalizer {
+  const templates = mapping.templates;
+  const isAsync = templates.some((t) => t.isAsync);
+
+  const begin = (event: DeviceEvent): { envelope: Envelope; context: EventContext } => {
+    const envelope = toEnvelope(event);
+    return {
+      envelope,
+      context: { isBodyDate: createBodyDateIndex(envelope), ingestionTimeUtc: ingestionTime(event, clock) },
+    };
+  };
+
+  const normalizeSync = (event: DeviceEvent): NormalizeResult => {
+    const measurements: Measurement[] = [];
+    let template: DeviceTemplate | undefined;
+    try {
+      const { envelope, context } = begin(event);
+      for (template of templates) {
+        const typeMatch = requireTypeMatch(template);
+        // A synchronous mapping holds only synchronous expressions.
+        for (const match of typeMatch.selectMany(envelope, context) as unknown[]) {
+          const scope = scopeOf(template, envelope, match);
+          measurements.push(extractMeasurement(template, context, (e) => e.selectOne(scope, context)));
+        }
+      }
+      return { measurements };
+    } catch (error) {
+      return { measurements, error: attribute(error, template) };
+    }
+  };
+
+  const normalizeAsync = async (event: DeviceEvent): Promise<NormalizeResult> => {
+    const measurements: Measurement[] = [];
+    let template: DeviceTemplate | undefined;
+    try {
+      const { envelope, context } = begin(event);
+      for (template of templates) {
+        const typeMatch = requireTypeMatch(template);
+        const matches = typeMatch.isAsync
+          ? await typeMatch.selectMany(envelope, context)
+          : typeMatch.selectMany(envelope, context);
+        for (const match of matches) {
+          const scope = scopeOf(template, envelope, match);
+          const evaluate = template.isAsync
+            ? await prefetch(template, scope, context)
+            : (e: CompiledExpression) => e.selectOne(scope, context);
+          measurements.push(extractMeasurement(template, context, evaluate));
+        }
+      }
+      return { measurements };
+    } catch (error) {
+      return { measurements, error: attribute(error, template) };
+    }
+  };
+
+  return { isAsync, normalize: isAsync ? normalizeAsync : normalizeSync };
+}
+
+/** The enqueued time of the event, or now (round-trip UTC form). */
+function ingestionTime(event: DeviceEvent, clock: Clock): string {
+  const enqueued = event.enqueuedTimeUtc === undefined ? undefined : parseDotNetDateTime(event.enqueuedTimeUtc);
+  const instant: Instant = enqueued ?? instantFromEpochMs(clock(), 'utc');
+  return formatRoundTrip({ ...instant, kind: 'utc' });
+}
+
+function requireTypeMatch(template: DeviceTemplate): CompiledExpression {
+  if (template.typeMatch === undefined) {
+    throw new PipelineError(ErrorCode.RequiredValueMissing, 'An expression must be set for [TypeMatchExpression]', {
+      details: { template: template.typeName, field: 'TypeMatchExpression' },
+    });
+  }
+  return template.typeMatch;
+}
+
+/**
+ * CalculatedContent evaluates against the envelope with the match added as `matchedToken` (MedTech copies the
+ * envelope and adds the member last, §4.2: a shallow copy is equivalent because expressions never mutate); the
+ * JsonPathContent family evaluates against the match itself (§4.3).
+ */
+function scopeOf(template: DeviceTemplate, envelope: Envelope, match: unknown): unknown {
+  return template.scope === 'envelope'
+    ? {
+        Body: envelope.Body,
+        Properties: envelope.Properties,
+        SystemProperties: envelope.SystemProperties,
+        matchedToken: match,
+      }
+    : match;
+}
+
+/**
+ * Evaluates every asynchronous expression of a template first, remembering results and failures, so that the
+ * synchronous extraction that follows raises exactly the failure MedTech's field order would raise first.
+ */
+async function prefetch(template: DeviceTemplate, scope: unknown, context: EventContext): Promise<Evaluate> {
+  const results = new Map<CompiledExpression, { value: unknown } | { error: unknown }>();
+  const fields = [
+    template.deviceId,
+    template.timestamp,
+    template.correlationId,
+    template.patientId,
+    template.encounterId,
+  ];
+  for (const field of [...fields, ...template.values]) {
+    for (const expression of field?.candidates ?? []) {
+      if (expression.isAsync && !results.has(expression)) {
+        try {
+          results.set(expression, { value: await expression.selectOne(scope, context) });
+        } catch (error) {
+          results.set(expression, { error });
+        }
+      }
+    }
+  }
+  return (expression) => {
+    if (!expression.isAsync) {
+      return expression.selectOne(scope, context);
+    }
+    const result = results.get(expression);
+    if (result === undefined) {
+      return undefined;
+    }
+    if ('error' in result) {
+      throw result.error;
+    }
+    return result.value;
+  };
+}
+
+/** Builds one measurement from one match, in MedTech's order (§6.1); the first failure aborts. */
+function extractMeasurement(template: DeviceTemplate, context: EventContext, evaluate: Evaluate): Measurement {
+  const deviceId = extractString(template, template.deviceId, context, evaluate);
+  const occurrence = extractInstant(template, template.timestamp, context, evaluate);
+  const correlationId =
+    template.correlationId === undefined ? null : extractString(template, template.correlationId, context, evaluate);
+  const patientId = extractString(template, template.patientId, context, evaluate);
+  const encounterId = extractString(template, template.encounterId, context, evaluate);
+  const properties: MeasurementProperty[] = [];
+  for (const field of template.values) {
+    const value = extractString(template, field, context, evaluate);
+    if (value !== null) {
+      properties.push({ name: field.name, value });
+    }
+  }
+  return {
+    type: template.typeName,
+    occurrenceTimeUtc: formatRoundTrip(occurrence as Instant),
+    ingestionTimeUtc: context.ingestionTimeUtc,
+    deviceId: deviceId as string,
+    patientId,
+    encounterId,
+    correlationId,
+    properties,
+  };
+}
+
+function extractString(
+  template: DeviceTemplate,
+  field: FieldExtraction,
+  context: EventContext,
+  evaluate: Evaluate,
+): string | null {
+  return extract(template, field, evaluate, (token) => {
+    const value = tokenToDotNetString(token, context.isBodyDate);
+    // A null, or for a required field a blank, value does not count as found (§6.2); an optional "" is kept (§6.3).
+    return value === null || (field.required && value.trim() === '') ? undefined : value;
+  });
+}
+
+function extractInstant(
+  template: DeviceTemplate,
+  field: FieldExtraction,
+  context: EventContext,
+  evaluate: Evaluate,
+): Instant | null {
+  return extract(template, field, evaluate, (token) => {
+    if (token === null) {
+      return undefined;
+    }
+    const instant = tokenToInstant(token, context.isBodyDate);
+    if (instant === undefined) {
+      throw new PipelineError(ErrorCode.ValueConversionFailed, 'the value could not be converted to a date and time');
+    }
+    return instant;
+  });
+}
+
+/**
+ * MedTech's `EvalExpression` (§6.2): tries each expression in order; evaluation errors propagate at once; conversion
+ * failures are collected and the next expression is tried; a required field with nothing usable fails with
+ * `IncompatibleDataException`, an optional one yields null.
+ */
+function extract<T>(
+  template: DeviceTemplate,
+  field: FieldExtraction,
+  evaluate: Evaluate,
+  convert: (token: unknown) => T | undefined,
+): T | null {
+  if (field.candidates.length === 0) {
+    if (field.required) {
+      throw requiredValueError(template, field, `An expression must be set for [${field.name}]`);
+    }
+    return null;
+  }
+  let failures: string[] | undefined;
+  for (const expression of field.candidates) {
+    const token = evaluate(expression);
+    if (token === undefined) {
+      continue;
+    }
+    let value: T | undefined;
+    try {
+      value = convert(token);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : 'conversion failed';
+      (failures ??= []).push(
+        `Encountered an error while extracting value for [${field.name}] using expression ${expression.source}: ${reason}`,
+      );
+      continue;
+    }
+    if (value !== undefined) {
+      return value;
+    }
+    if (!field.required) {
+      return null;
+    }
+    (failures ??= []).push(
+      `A null or empty value was supplied for the required field [${field.name}] using expression ${expression.source}`,
+    );
+  }
+  if (!field.required) {
+    return null;
+  }
+  throw requiredValueError(
+    template,
+    field,
+    failures === undefined
+      ? `Unable to extract required value for [${field.name}] using ${field.candidates.map((c) => c.source).join(',')}`
+      : `Unable to extract required value for [${field.name}]: ${failures.join('; ')}`,
+  );
+}
+
+function requiredValueError(template: DeviceTemplate, field: FieldExtraction, message: string): PipelineError {
+  return new PipelineError(ErrorCode.RequiredValueMissing, message, {
+    details: {
+      template: template.typeName,
+      field: field.name,
+      expression: field.candidates.map((c) => c.source).join(','),
+    },
+  });
+}
+
+/** Makes sure a failure names the template it happened in (expression engines do not know it). */
+function attribute(error: unknown, template: DeviceTemplate | undefined): PipelineError {
+  const failure = toPipelineError(error, ErrorCode.ExpressionFailed);
+  if (template === undefined || failure.details.template !== undefined) {
+    return failure;
+  }
+  return new PipelineError(failure.code, failure.message, {
+    details: { ...failure.details, template: template.typeName },
+    cause: failure.cause ?? failure,
+    medtechErrorType: failure.medtechErrorType,
+    retryable: failure.retryable,
+  });
+}
