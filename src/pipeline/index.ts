@@ -41,3 +41,6 @@ export { mergeObservation } from './transform/merge-observation';
 export * from './identity/resolve-identity';
 export * from './persist/save-observations';
 export * from './persist/observation-cache';
+export { chunkGroups } from './group/chunk-groups';
+export * from './process-batch';
+export * from './debug-session';
