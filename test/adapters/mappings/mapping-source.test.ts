@@ -179,8 +179,8 @@ describe('blob mapping source (Azurite)', () => {
 });
 
 describe('createMappingCache', () => {
-  /** A scripted source: each entry is what the next read returns (text, "unchanged", or an error). */
-  function scripted(...steps: (string | 'unchanged' | Error)[]): {
+  /** A scripted source: each entry is what the next read returns (a text, `null` for "unchanged", or an error). */
+  function scripted(...steps: (string | null | Error)[]): {
     load: (known?: string) => Promise<MappingText | undefined>;
     calls: (string | undefined)[];
   } {
@@ -195,13 +195,13 @@ describe('createMappingCache', () => {
         if (step instanceof Error) {
           return Promise.reject(step);
         }
-        return Promise.resolve(step === 'unchanged' ? undefined : { text: step!, version: `v${n}` });
+        return Promise.resolve(step == null ? undefined : { text: step, version: `v${n}` });
       },
     };
   }
 
   it('loads, then asks with the version it holds', async () => {
-    const source = scripted('{"template":[]}', 'unchanged');
+    const source = scripted('{"template":[]}', null);
     const cache = createMappingCache(source.load, validate);
     await expect(cache.get()).resolves.toEqual({ value: { templates: 0 }, version: 'v1' });
     await expect(cache.get()).resolves.toEqual({ value: { templates: 0 }, version: 'v1' });
@@ -209,7 +209,7 @@ describe('createMappingCache', () => {
   });
 
   it('rejects a first invalid version with every issue, and keeps failing until a valid one arrives', async () => {
-    const source = scripted('{"nope":1}', 'unchanged', '{"template":[9]}');
+    const source = scripted('{"nope":1}', null, '{"template":[9]}');
     const rejections: MappingRejection<string>[] = [];
     const cache = createMappingCache(source.load, validate, {
       onRejected: (r) => rejections.push(r),
@@ -247,7 +247,7 @@ describe('createMappingCache', () => {
 
   it('checks the source at most once per refresh interval', async () => {
     let now = 0;
-    const source = scripted('{"template":[]}', 'unchanged');
+    const source = scripted('{"template":[]}', null);
     const cache = createMappingCache(source.load, validate, { refreshIntervalMs: 1000, clock: () => now });
     await cache.get();
     now = 999;
