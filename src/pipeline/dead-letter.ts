@@ -263,8 +263,23 @@ export function matchesDeadLetterFilter(
     (filter.errorType === undefined ||
       summary.error.code === filter.errorType ||
       summary.error.medtechErrorType === filter.errorType) &&
-    (filter.since === undefined || Date.parse(summary.createdAt) >= Date.parse(filter.since))
+    (filter.since === undefined || Date.parse(summary.createdAt) >= deadLetterSince(filter.since))
   );
+}
+
+/**
+ * The epoch milliseconds of a filter's `since`.
+ * @param since - an ISO-8601 instant
+ * @throws RangeError when `since` is not a date-time
+ */
+export function deadLetterSince(since: string): number {
+  const ms = Date.parse(since);
+  if (Number.isNaN(ms)) {
+    throw new RangeError(
+      `dead-letter filter: since must be an ISO-8601 date-time (got ${JSON.stringify(since.slice(0, 40))})`,
+    );
+  }
+  return ms;
 }
 
 /**

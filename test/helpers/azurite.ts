@@ -50,6 +50,9 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
     [
       bin,
       '--inMemoryPersistence',
+      // Tests store little; cap each instance instead of Azurite's default of half the machine's memory.
+      '--extentMemoryLimit',
+      '256',
       '--blobHost',
       '127.0.0.1',
       '--blobPort',

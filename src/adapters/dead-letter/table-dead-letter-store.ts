@@ -19,6 +19,7 @@ import {
   type DeadLetterFilter,
   deadLetterIdDay,
   deadLetterLimit,
+  deadLetterSince,
   type DeadLetterPayload,
   type DeadLetterStage,
   type DeadLetterStore,
@@ -190,7 +191,7 @@ export function createTableDeadLetterStore(options: TableDeadLetterStoreOptions)
         conditions.push(odata`PartitionKey ge ${`${filter.stage}-`} and PartitionKey lt ${`${filter.stage}.`}`);
       }
       if (filter.since !== undefined) {
-        conditions.push(odata`createdAt ge ${new Date(Date.parse(filter.since))}`);
+        conditions.push(odata`createdAt ge ${new Date(deadLetterSince(filter.since))}`);
       }
       if (filter.errorType !== undefined) {
         conditions.push(odata`(errorCode eq ${filter.errorType} or errorType eq ${filter.errorType})`);

@@ -137,6 +137,11 @@ describe.each<[string, () => DeadLetterStore]>([
     expect(summary).toEqual({ ...withoutPayload(groupEntry(4)), payloadKind: 'group' });
   });
 
+  it('refuses a since that is not a date-time', async () => {
+    await store.put([eventEntry(1)]);
+    await expect(store.list({ since: 'yesterday' })).rejects.toThrow(RangeError);
+  });
+
   it('removes entries and reports how many existed', async () => {
     await store.put([eventEntry(1), eventEntry(2)]);
     await expect(store.remove([eventEntry(1).id, eventEntry(1).id, 'evt-20261128-0-999', 'not-an-id'])).resolves.toBe(
