@@ -44,3 +44,6 @@ export * from './persist/observation-cache';
 export { chunkGroups } from './group/chunk-groups';
 export * from './process-batch';
 export * from './debug-session';
+export * from './config/settings';
+export * from './logger';
+export * from './dead-letter';

@@ -13,7 +13,7 @@ import { Buffer } from 'node:buffer';
 import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
 
-import type { StorageConnection } from '../../pipeline/config/settings';
+import type { StorageConnection } from '../../pipeline';
 import {
   type DeadLetterEntry,
   type DeadLetterFilter,
@@ -25,8 +25,8 @@ import {
   type DeadLetterStore,
   type DeadLetterSummary,
   orderAndLimitDeadLetters,
-} from '../../pipeline/dead-letter';
-import { ErrorCode, PipelineError, type PipelineErrorJson } from '../../pipeline/errors';
+} from '../../pipeline';
+import { ErrorCode, PipelineError, type PipelineErrorJson } from '../../pipeline';
 import { createContainerClient, createTableClient, type StorageClientOptions } from '../storage/storage-clients';
 import { isStorageNotFound, toStorageError } from '../storage/storage-errors';
 

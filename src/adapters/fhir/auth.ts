@@ -7,7 +7,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { AzureCliCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
-import { ErrorCode, PipelineError } from '../../pipeline/errors';
+import { ErrorCode, PipelineError } from '../../pipeline';
 
 /** How the adapter authenticates to the FHIR service. */
 export type FhirAuth =

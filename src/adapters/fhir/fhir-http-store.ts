@@ -14,8 +14,8 @@
  * See: https://hl7.org/fhir/R4/http.html
  */
 import type { Bundle, BundleEntry, Identifier, Resource, ResourceType } from '@medplum/fhirtypes';
-import { ErrorCode, PipelineError, toPipelineError } from '../../pipeline/errors';
-import { errorFromFhirResponse, outcomeFromResponse } from '../../pipeline/outcome';
+import { ErrorCode, PipelineError, toPipelineError } from '../../pipeline';
+import { errorFromFhirResponse, outcomeFromResponse } from '../../pipeline';
 import type {
   FhirResult,
   FhirStore,
@@ -24,7 +24,7 @@ import type {
   PutRequest,
   PutResult,
   ResourceOf,
-} from '../../pipeline/persist/fhir-store';
+} from '../../pipeline';
 import type { TokenCredential } from '@azure/identity';
 import type { FhirAuth, TokenProvider } from './auth';
 import { createTokenProvider } from './auth';

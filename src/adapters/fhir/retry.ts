@@ -14,7 +14,7 @@
  * See: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ (full jitter) and
  * https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
  */
-import { ErrorCode, PipelineError } from '../../pipeline/errors';
+import { ErrorCode, PipelineError } from '../../pipeline';
 
 /** How hard to try. */
 export interface RetryPolicy {

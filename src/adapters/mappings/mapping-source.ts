@@ -14,9 +14,9 @@ import { isAbsolute, relative, resolve } from 'node:path';
 
 import type { ContainerClient } from '@azure/storage-blob';
 
-import type { Clock } from '../../pipeline/clock';
-import type { MappingSourceSpec, StorageConnection } from '../../pipeline/config/settings';
-import { ErrorCode, PipelineError, toPipelineError } from '../../pipeline/errors';
+import type { Clock } from '../../pipeline';
+import type { MappingSourceSpec, StorageConnection } from '../../pipeline';
+import { ErrorCode, PipelineError, toPipelineError } from '../../pipeline';
 import { createContainerClient, type StorageClientOptions } from '../storage/storage-clients';
 import { isStorageNotFound, toStorageError } from '../storage/storage-errors';
 

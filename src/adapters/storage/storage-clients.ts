@@ -7,8 +7,8 @@ import type * as Identity from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 
-import { parseConnectionString, type StorageConnection } from '../../pipeline/config/settings';
-import { ErrorCode, PipelineError } from '../../pipeline/errors';
+import { parseConnectionString, type StorageConnection } from '../../pipeline';
+import { ErrorCode, PipelineError } from '../../pipeline';
 
 /** Retry policy of the Storage clients (exponential back-off). */
 export interface StorageRetryOptions {

@@ -1,4 +1,4 @@
-import { ErrorCode, PipelineError } from '../../pipeline/errors';
+import { ErrorCode, PipelineError } from '../../pipeline';
 
 /**
  * Translates an Azure Storage SDK failure into a {@link PipelineError}. Network failures, timeouts, throttling and

@@ -1,8 +1,8 @@
 import type * as OtelResources from '@opentelemetry/resources';
 import type * as AppInsights from 'applicationinsights';
 
-import { type LogFields, type Logger, type LogLevel, pickLogFields } from '../../pipeline/logger';
-import type { Dimensions, Metric, MetricsSink } from '../../pipeline/metrics';
+import { type LogFields, type Logger, type LogLevel, pickLogFields } from '../../pipeline';
+import type { Dimensions, Metric, MetricsSink } from '../../pipeline';
 import { createConsoleLogger } from './console-logger';
 
 /** Options of {@link createAppInsightsMetrics}. */

@@ -1,4 +1,4 @@
-import { type LogFields, type Logger, type LogLevel, pickLogFields } from '../../pipeline/logger';
+import { type LogFields, type Logger, type LogLevel, pickLogFields } from '../../pipeline';
 
 /** Options of {@link createConsoleLogger}. */
 export interface ConsoleLoggerOptions {
