@@ -26,9 +26,10 @@ import {
   type DeadLetterSummary,
   matchesDeadLetterFilter,
   orderAndLimitDeadLetters,
+  ErrorCode,
+  PipelineError,
   summarizeDeadLetter,
-} from '../../pipeline/dead-letter';
-import { ErrorCode, PipelineError } from '../../pipeline/errors';
+} from '../../pipeline';
 
 /** Options of {@link createFileDeadLetterStore}. */
 export interface FileDeadLetterStoreOptions {
