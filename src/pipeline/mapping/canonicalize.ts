@@ -1,5 +1,6 @@
 import type { JsonPath } from './json-document';
 import { toJsonPointer } from './json-document';
+import { matchesTemplateName } from './template-type-names';
 
 /**
  * Member names in mappings are case-insensitive (MedTech deserializes with case-insensitive contracts, §3.2).
@@ -67,4 +68,43 @@ export function canonicalizeMembers(
     paths.record([...at.canonical, canonical], [...at.original, key]);
   }
   return result;
+}
+
+/**
+ * Canonicalizes the `{templateType, template: [...]}` root of a mapping: member names, the root type name (when it
+ * names the collection `collectionName`, it becomes `canonicalName`), and each child through `child`.
+ *
+ * @param value - the document as written
+ * @param paths - where to record original paths
+ * @param collectionName - the collection factory's canonical name, e.g. `CollectionContentTemplate`
+ * @param canonicalName - the spelling the schema expects, e.g. `CollectionContent`
+ * @param child - canonicalizes one child container (already member-canonicalized) at index `i`
+ */
+export function canonicalizeCollection(
+  value: unknown,
+  paths: CanonicalPaths,
+  collectionName: string,
+  canonicalName: string,
+  child: (container: Record<string, unknown>, index: number) => Record<string, unknown>,
+): unknown {
+  if (!isJsonObject(value)) {
+    return value;
+  }
+  const members = ['templateType', 'template'];
+  const root = canonicalizeMembers(value, members, { canonical: [], original: [] }, paths);
+  if (typeof root.templateType === 'string' && matchesTemplateName(root.templateType, collectionName)) {
+    root.templateType = canonicalName;
+  }
+  if (Array.isArray(root.template)) {
+    const original = paths.original(['template']);
+    root.template = root.template.map((item: unknown, i) =>
+      isJsonObject(item)
+        ? child(
+            canonicalizeMembers(item, members, { canonical: ['template', i], original: [...original, i] }, paths),
+            i,
+          )
+        : item,
+    );
+  }
+  return root;
 }

@@ -1,5 +1,5 @@
 import { ErrorCode, isPipelineError } from '../errors';
-import { CanonicalPaths, canonicalizeMembers, isJsonObject } from './canonicalize';
+import { CanonicalPaths, canonicalizeCollection, canonicalizeMembers, isJsonObject } from './canonicalize';
 import type { DeviceMapping, DeviceTemplate, FieldExtraction } from './device-template';
 import { compileExpression, parseExpressionLanguage } from './expressions/compile-expression';
 import type { CompiledExpression, ExpressionLanguage } from './expressions/expression';
@@ -8,12 +8,7 @@ import { parseJsonDocument, toJsonPointer } from './json-document';
 import type { MappingIssue } from './mapping-issue';
 import { createMappingIssue, hasErrors } from './mapping-issue';
 import { validateMappingSchema } from './schema-validation';
-import {
-  DEVICE_COLLECTION,
-  DeviceTemplateKind,
-  matchDeviceTemplateKind,
-  matchesTemplateName,
-} from './template-type-names';
+import { DEVICE_COLLECTION, DeviceTemplateKind, matchDeviceTemplateKind } from './template-type-names';
 
 /** The result of loading a mapping: the mapping when it has no errors, and every issue found. */
 export interface LoadResult<T> {
@@ -21,7 +16,6 @@ export interface LoadResult<T> {
   readonly issues: readonly MappingIssue[];
 }
 
-const CONTAINER_MEMBERS = ['templateType', 'template'] as const;
 const JSONPATH_MEMBERS = [
   'typeName',
   'typeMatchExpression',
@@ -143,38 +137,17 @@ function issueAt(
 
 /** Renames members to their canonical spelling and template types to their canonical kind (§3.1, §3.2). */
 function canonicalizeDocument(value: unknown, paths: CanonicalPaths): unknown {
-  if (!isJsonObject(value)) {
-    return value;
-  }
-  const root = canonicalizeMembers(value, CONTAINER_MEMBERS, { canonical: [], original: [] }, paths);
-  if (typeof root.templateType === 'string' && matchesTemplateName(root.templateType, DEVICE_COLLECTION)) {
-    root.templateType = 'CollectionContent';
-  }
-  if (!Array.isArray(root.template)) {
-    return root;
-  }
-  const original = paths.original(['template']);
-  root.template = root.template.map((child: unknown, i) => {
-    if (!isJsonObject(child)) {
-      return child;
-    }
-    const container = canonicalizeMembers(
-      child,
-      CONTAINER_MEMBERS,
-      { canonical: ['template', i], original: [...original, i] },
-      paths,
-    );
+  return canonicalizeCollection(value, paths, DEVICE_COLLECTION, 'CollectionContent', (container, i) => {
     const kind =
       typeof container.templateType === 'string' ? matchDeviceTemplateKind(container.templateType) : undefined;
     if (kind !== undefined) {
       container.templateType = kind;
-    }
-    if (kind !== undefined && isJsonObject(container.template)) {
-      container.template = canonicalizeTemplate(kind, container.template, ['template', i, 'template'], paths);
+      if (isJsonObject(container.template)) {
+        container.template = canonicalizeTemplate(kind, container.template, ['template', i, 'template'], paths);
+      }
     }
     return container;
   });
-  return root;
 }
 
 function canonicalizeTemplate(

@@ -1,5 +1,5 @@
 import { ErrorCode } from '../errors';
-import { CanonicalPaths, canonicalizeMembers, isJsonObject } from './canonicalize';
+import { CanonicalPaths, canonicalizeCollection, canonicalizeMembers, isJsonObject } from './canonicalize';
 import type {
   CodeValueFhirTemplate,
   FhirCategory,
@@ -18,7 +18,6 @@ import { createMappingIssue, hasErrors } from './mapping-issue';
 import { validateMappingSchema } from './schema-validation';
 import { CODE_VALUE_FHIR, FHIR_COLLECTION, matchesTemplateName } from './template-type-names';
 
-const CONTAINER_MEMBERS = ['templateType', 'template'] as const;
 const TEMPLATE_MEMBERS = ['typeName', 'periodInterval', 'codes', 'category', 'value', 'components'] as const;
 const CODE_MEMBERS = ['code', 'system', 'display'] as const;
 const CATEGORY_MEMBERS = ['text', 'codes'] as const;
@@ -252,16 +251,6 @@ function toPeriodInterval(value: unknown): PeriodInterval {
 
 /** Renames members to their canonical spelling (case-insensitive, §3.2) and recognises the template type names. */
 function canonicalizeDocument(value: unknown, paths: CanonicalPaths): unknown {
-  if (!isJsonObject(value)) {
-    return value;
-  }
-  const root = canonicalizeMembers(value, CONTAINER_MEMBERS, { canonical: [], original: [] }, paths);
-  if (typeof root.templateType === 'string' && matchesTemplateName(root.templateType, FHIR_COLLECTION)) {
-    root.templateType = 'CollectionFhir';
-  }
-  if (!Array.isArray(root.template)) {
-    return root;
-  }
   const members = (object: unknown, names: readonly string[], path: JsonPath): unknown =>
     isJsonObject(object)
       ? canonicalizeMembers(object, names, { canonical: path, original: paths.original(path) }, paths)
@@ -278,11 +267,7 @@ function canonicalizeDocument(value: unknown, paths: CanonicalPaths): unknown {
     }
     return result;
   };
-  root.template = root.template.map((child: unknown, i) => {
-    const container = members(child, CONTAINER_MEMBERS, ['template', i]);
-    if (!isJsonObject(container)) {
-      return container;
-    }
+  return canonicalizeCollection(value, paths, FHIR_COLLECTION, 'CollectionFhir', (container, i) => {
     if (typeof container.templateType === 'string' && matchesTemplateName(container.templateType, CODE_VALUE_FHIR)) {
       container.templateType = 'CodeValueFhir';
     }
@@ -322,5 +307,4 @@ function canonicalizeDocument(value: unknown, paths: CanonicalPaths): unknown {
     container.template = template;
     return container;
   });
-  return root;
 }
