@@ -8,7 +8,12 @@ import { parseJsonDocument, toJsonPointer } from './json-document';
 import type { MappingIssue } from './mapping-issue';
 import { createMappingIssue, hasErrors } from './mapping-issue';
 import { validateMappingSchema } from './schema-validation';
-import { DEVICE_COLLECTION, DeviceTemplateKind, matchDeviceTemplateKind } from './template-type-names';
+import {
+  DEVICE_COLLECTION,
+  DeviceTemplateKind,
+  isDeviceTemplateKind,
+  matchDeviceTemplateKind,
+} from './template-type-names';
 
 /** The result of loading a mapping: the mapping when it has no errors, and every issue found. */
 export interface LoadResult<T> {
@@ -95,14 +100,20 @@ export function loadDeviceMapping(text: string, options: DeviceMappingOptions = 
   }
   const templates: DeviceTemplate[] = [];
   const children = isJsonObject(canonical) && Array.isArray(canonical.template) ? canonical.template : [];
+  const reported = issues.map((i) => i.jsonPointer);
   children.forEach((child: unknown, index) => {
-    if (failedChildren.has(index) || !isJsonObject(child) || !isJsonObject(child.template)) {
+    const kind = isJsonObject(child) && typeof child.templateType === 'string' ? child.templateType : undefined;
+    if (kind === undefined || !isDeviceTemplateKind(kind) || !isJsonObject(child) || !isJsonObject(child.template)) {
       return;
     }
+    // Build even a template with schema issues, so its expression problems are reported in the same pass; issues
+    // at or under a member the schema already reported are not repeated.
     const builder = new TemplateBuilder(document, paths, index, options);
-    const template = builder.build(child.templateType as DeviceTemplateKind, child.template);
-    issues.push(...builder.issues);
-    if (template !== undefined) {
+    const template = builder.build(kind, child.template);
+    issues.push(
+      ...builder.issues.filter((i) => !reported.some((p) => i.jsonPointer === p || i.jsonPointer.startsWith(`${p}/`))),
+    );
+    if (template !== undefined && !failedChildren.has(index)) {
       templates.push(template);
     }
   });
@@ -207,7 +218,7 @@ class TemplateBuilder {
   }
 
   build(kind: DeviceTemplateKind, t: Record<string, unknown>): DeviceTemplate | undefined {
-    this.typeName = String(t.typeName);
+    this.typeName = typeof t.typeName === 'string' ? t.typeName : '';
     const calculated = kind === DeviceTemplateKind.CalculatedContent;
     const defaultLanguage = calculated
       ? (parseExpressionLanguage(
@@ -236,7 +247,7 @@ class TemplateBuilder {
       patientId: single('patientIdExpression', false),
       encounterId: single('encounterIdExpression', false),
       values: (Array.isArray(t.values) ? t.values : []).map((entry: unknown, j) => {
-        const value = entry as Record<string, unknown>;
+        const value = isJsonObject(entry) ? entry : {};
         const path: JsonPath = [...at('values'), j, 'valueExpression'];
         const expression = expressionOf(String(value.valueName), value.valueExpression, path);
         return {
@@ -273,8 +284,12 @@ class TemplateBuilder {
     if (typeof value === 'string') {
       source = value;
     } else {
-      const object = value as Record<string, unknown>;
-      source = String(object.value);
+      const text = isJsonObject(value) ? value.value : undefined;
+      if (!isJsonObject(value) || typeof text !== 'string') {
+        return undefined; // the schema reports the wrong type
+      }
+      const object = value;
+      source = text;
       sourcePath = [...path, 'value'];
       if (typeof object.language === 'string') {
         language = parseExpressionLanguage(object.language) ?? defaultLanguage;
@@ -304,7 +319,15 @@ class TemplateBuilder {
   }
 
   private report(code: ErrorCode, message: string, path: JsonPath): void {
-    this.issues.push(issueAt(this.document, code, message, this.paths.original(path), this.typeName));
+    this.issues.push(
+      issueAt(
+        this.document,
+        code,
+        message,
+        this.paths.original(path),
+        this.typeName === '' ? undefined : this.typeName,
+      ),
+    );
   }
 }
 

@@ -103,16 +103,22 @@ export function loadFhirMapping(text: string): LoadResult<FhirMapping> {
   const templates: CodeValueFhirTemplate[] = [];
   const seen = new Map<string, number>();
   const children: unknown[] = isJsonObject(canonical) && Array.isArray(canonical.template) ? canonical.template : [];
+  const reported = issues.map((i) => i.jsonPointer);
   children.forEach((child, index) => {
-    if (failed.has(index) || !isJsonObject(child) || !isJsonObject(child.template)) {
+    if (!isJsonObject(child) || child.templateType !== 'CodeValueFhir' || !isJsonObject(child.template)) {
       return;
     }
+    // Checked even when the schema found problems, so every issue is reported in one pass; issues at or under a
+    // member the schema already reported are not repeated.
     const at: JsonPath = ['template', index, 'template'];
-    const typeName = String(child.template.typeName);
+    const typeName = typeof child.template.typeName === 'string' ? child.template.typeName : undefined;
     const template = buildTemplate(child.template, at, (message, path, severity) => {
-      report(message, path, severity, typeName);
+      const pointer = toJsonPointer(paths.original(path));
+      if (!reported.some((p) => pointer === p || pointer.startsWith(`${p}/`))) {
+        report(message, path, severity, typeName);
+      }
     });
-    if (template === undefined) {
+    if (template === undefined || failed.has(index)) {
       return;
     }
     const key = template.typeName.toLowerCase();
@@ -144,18 +150,19 @@ function buildTemplate(t: Record<string, unknown>, at: JsonPath, report: Report)
     state.ok &&= severity !== 'error';
     report(message, path, severity);
   };
-  const typeName = String(t.typeName);
-  if (typeName.trim() === '') {
+  const typeName = typeof t.typeName === 'string' ? t.typeName : '';
+  if (typeof t.typeName === 'string' && typeName.trim() === '') {
     fail('Empty type name is not allowed.', [...at, 'typeName']);
   }
-  const value =
-    t.value === undefined ? undefined : buildValue(t.value as Record<string, unknown>, [...at, 'value'], fail);
+  const value = isJsonObject(t.value) ? buildValue(t.value, [...at, 'value'], fail) : undefined;
   const components: FhirComponentTemplate[] = [];
   (Array.isArray(t.components) ? t.components : []).forEach((c: unknown, i) => {
-    const component = c as Record<string, unknown>;
-    const built = buildValue(component.value as Record<string, unknown>, [...at, 'components', i, 'value'], fail);
+    if (!isJsonObject(c) || !isJsonObject(c.value)) {
+      return; // the schema reports it
+    }
+    const built = buildValue(c.value, [...at, 'components', i, 'value'], fail);
     if (built !== undefined) {
-      components.push({ codes: toCodes(component.codes), value: built });
+      components.push({ codes: toCodes(c.codes), value: built });
     }
   });
   if (!state.ok) {

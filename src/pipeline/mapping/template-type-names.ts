@@ -24,6 +24,14 @@ const DEVICE_FACTORIES: readonly (readonly [DeviceTemplateKind, string])[] = [
 ];
 
 /**
+ * True when `kind` is one of the canonical device template kinds.
+ * @param kind - a canonical name
+ */
+export function isDeviceTemplateKind(kind: string): kind is DeviceTemplateKind {
+  return DEVICE_FACTORIES.some(([k]) => k === kind);
+}
+
+/**
  * True when `given` names the factory whose canonical name is `canonical`.
  * @param given - the `templateType` as written
  * @param canonical - the factory's canonical name

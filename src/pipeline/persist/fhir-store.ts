@@ -1,7 +1,7 @@
 /**
  * The FHIR store port (house-style convention 1): everything the core needs from a FHIR R4 server. The HTTP adapter
- * (src/adapters/fhir/fhir-http-store.ts) implements it over the network; test/helpers/memory-fhir-store.ts in
- * memory. Failures are {@link PipelineError}s with FHIR_* codes (409/412 → `FHIR_CONFLICT`).
+ * (src/adapters/fhir/fhir-http-store.ts) implements it over the network; src/adapters/fhir/memory-fhir-store.ts in
+ * memory (the tests extend it with fault hooks in test/helpers/). Failures are {@link PipelineError}s with FHIR_* codes (409/412 → `FHIR_CONFLICT`).
  *
  * See: https://hl7.org/fhir/R4/http.html
  */
