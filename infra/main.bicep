@@ -404,13 +404,17 @@ resource fhirService 'Microsoft.HealthcareApis/workspaces/fhirservices@2024-03-3
 // Function app
 // ---------------------------------------------------------------------------------------------------------------------
 
+// serviceBusEndpoint is https://<namespace>.servicebus.windows.net:443/ (another suffix in sovereign clouds); the
+// trigger wants the bare host name.
+var eventHubHostName = split(split(replace(eventHubNamespace.properties.serviceBusEndpoint, 'https://', ''), ':')[0], '/')[0]
+
 // Every setting src/pipeline/config/settings.ts reads, identity-based where the setting has an identity form
 // (test/infra/app-settings.test.ts keeps this list and the code in step). Not set here, on purpose:
 // EventHubConnection, AzureWebJobsStorage, MappingStorage, DeadLetterStorage (connection strings: the identity-based
 // `__` forms are used) and FhirBearerToken, FhirManagedIdentityClientId, *__clientId (static tokens and user-assigned
 // identities; this template uses the system-assigned identity).
 var pipelineAppSettings = {
-  EventHubConnection__fullyQualifiedNamespace: split(split(eventHubNamespace.properties.serviceBusEndpoint, '//')[1], ':')[0]
+  EventHubConnection__fullyQualifiedNamespace: eventHubHostName
   EventHubName: eventHub.name
   EventHubConsumerGroup: consumerGroup.name
   FhirServerUrl: fhirServerUrl
