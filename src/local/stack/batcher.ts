@@ -46,6 +46,8 @@ export interface BatcherOptions<T> {
   readonly process: (batch: T[]) => Promise<void>;
   /** Called with what `process` rejected with. */
   readonly onError?: (error: unknown) => void;
+  /** Called after each batch, once its items no longer count as pending. */
+  readonly afterBatch?: () => void;
 }
 
 interface Segment<T> {
@@ -192,6 +194,7 @@ export class Batcher<T> {
     } finally {
       this.#inFlight = 0;
       this.#busy = false;
+      this.#options.afterBatch?.();
       this.#schedule();
     }
   }

@@ -1,0 +1,369 @@
+/**
+ * The local stack's engine: the ingest path, partitions, batching and the pipeline, with the Functions app's
+ * semantics and without its host.
+ *
+ * - `ingest` stamps each event's enqueued time (unless it carries one: replayed recordings) and partition, and
+ *   queues it; events with the same partition key share a partition and keep their order.
+ * - Each partition's {@link Batcher} closes a batch at `maxEvents` events or `maxWaitMs` after its oldest event,
+ *   and runs batches one at a time through {@link processBatch} — the same code the Functions app runs, split across
+ *   its trigger, orchestrator and activity. Partitions run concurrently.
+ * - Nothing accepted is lost: events that fail normalization and groups that fail saving go to the dead-letter
+ *   store. Groups that fail with a retryable error (FHIR throttled, unavailable, timed out) are saved again after
+ *   a backoff first, as the orchestrator retries its activities — except while stopping, when they are
+ *   dead-lettered at once so that Ctrl+C ends promptly (`iomt deadletter replay` takes them up later).
+ * - The ingest path refuses events (`overloaded`) instead of queueing without bound.
+ */
+import type {
+  Clock,
+  DeadLetterEntry,
+  DeadLetterStore,
+  DeviceEvent,
+  FailedGroup,
+  FhirMapping,
+  FhirStore,
+  IdentityResolver,
+  Normalizer,
+  ObservationCache,
+  PipelineErrorJson,
+} from '../../pipeline';
+import {
+  ErrorCode,
+  eventDeadLetterEntry,
+  groupDeadLetterEntry,
+  Metric,
+  processBatch,
+  recordDeviceToFhirLatency,
+  saveObservationGroups,
+  toPipelineError,
+} from '../../pipeline';
+import { Batcher, type Timers } from './batcher';
+import type { IngestEvent } from './ingest-request';
+import { createPartitionAssigner, type PartitionAssigner } from './partitioning';
+import type { StackMetrics } from './stack-metrics';
+
+/** The mappings a batch runs with, and their version (recorded with dead letters). */
+export interface LoadedMappings {
+  readonly normalizer: Normalizer;
+  readonly fhirMapping: FhirMapping;
+  readonly version: string;
+}
+
+/** Options of {@link LocalPipeline}. */
+export interface LocalPipelineOptions {
+  /** The current mappings; asked once per batch (so edited mapping files take effect on the next batch). */
+  readonly mappings: () => Promise<LoadedMappings>;
+  readonly store: FhirStore;
+  readonly identity: IdentityResolver;
+  readonly cache?: ObservationCache;
+  readonly deadLetters: DeadLetterStore;
+  readonly metrics: StackMetrics;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  /** Events per batch at most. */
+  readonly maxEvents: number;
+  /** How long the oldest event of a partition waits for its batch to fill, ms. */
+  readonly maxWaitMs: number;
+  readonly partitions: number;
+  /** Accepted events not yet processed, at most; beyond, `ingest` refuses with `overloaded`. Default 100 000. */
+  readonly maxQueuedEvents?: number;
+  /** Save attempts for a group failing with a retryable error. Default 3. */
+  readonly saveAttempts?: number;
+  /** Wait before the first retry, doubled for each further one. Default 1000 ms. */
+  readonly retryDelayMs?: number;
+  /** Groups per save call, chunks saved at once, writes per Observation (see processBatch). */
+  readonly chunkSize?: number;
+  readonly concurrency?: number;
+  readonly maxAttempts?: number;
+  /** Reports a problem worth a line on the terminal (never containing data values). */
+  readonly onProblem?: (message: string) => void;
+}
+
+/** The answer of {@link LocalPipeline.ingest}. */
+export type IngestOutcome =
+  { readonly accepted: number } | { readonly refused: 'overloaded' | 'stopping'; readonly message: string };
+
+/** The last failure of the infrastructure (FHIR service, dead-letter store), for `/health`. */
+export interface InfrastructureFailure {
+  readonly code: string;
+  readonly medtechErrorType: string;
+  /** Epoch ms. */
+  readonly at: number;
+}
+
+/** Default bound of the queue. */
+export const DEFAULT_MAX_QUEUED_EVENTS = 100_000;
+
+/** The local stack's engine. */
+export class LocalPipeline {
+  readonly #options: LocalPipelineOptions;
+  readonly #assigner: PartitionAssigner;
+  readonly #batchers: Batcher<DeviceEvent>[];
+  readonly #maxQueued: number;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #roomWaiters: { readonly needed: number; readonly resolve: () => void }[] = [];
+  #infrastructureFailures = 0;
+  #lastInfrastructureFailure: InfrastructureFailure | undefined;
+
+  /**
+   * @param options - mappings, ports, batching and retry settings
+   */
+  constructor(options: LocalPipelineOptions) {
+    this.#options = options;
+    this.#assigner = createPartitionAssigner(options.partitions);
+    this.#maxQueued = options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
+    this.#batchers = Array.from(
+      { length: options.partitions },
+      (_, partition) =>
+        new Batcher<DeviceEvent>({
+          maxEvents: options.maxEvents,
+          maxWaitMs: options.maxWaitMs,
+          clock: options.clock,
+          timers: options.timers,
+          process: (events) => this.#processBatch(String(partition), events),
+          onError: (error) => {
+            // #processBatch catches everything; reaching this is a bug, reported without data.
+            options.onProblem?.(`batch of partition ${partition} failed unexpectedly: ${toPipelineError(error).code}`);
+          },
+          afterBatch: () => {
+            this.#wakeRoomWaiters();
+          },
+        }),
+    );
+    options.metrics.observeQueue(() => this.queued);
+  }
+
+  /** Events accepted and not yet processed. */
+  get queued(): number {
+    let n = 0;
+    for (const b of this.#batchers) {
+      n += b.pending;
+    }
+    return n;
+  }
+
+  /** Events, groups and dead-letter writes that failed because of the infrastructure (not the data). */
+  get infrastructureFailures(): number {
+    return this.#infrastructureFailures;
+  }
+
+  /** The most recent infrastructure failure, if any. */
+  get lastInfrastructureFailure(): InfrastructureFailure | undefined {
+    return this.#lastInfrastructureFailure;
+  }
+
+  /** True once {@link stop} was called. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /**
+   * Accepts one send: events without a partition key go to one partition together (round-robin across sends).
+   * @param events - the events, in order
+   */
+  ingest(events: readonly IngestEvent[]): IngestOutcome {
+    if (this.#stopping) {
+      return { refused: 'stopping', message: 'the stack is stopping' };
+    }
+    if (this.queued + events.length > this.#maxQueued) {
+      return {
+        refused: 'overloaded',
+        message: `${this.queued} events are waiting to be processed (at most ${this.#maxQueued}); retry shortly`,
+      };
+    }
+    const enqueuedTimeUtc = new Date(this.#options.clock()).toISOString();
+    const byPartition = new Map<number, DeviceEvent[]>();
+    let keyless: number | undefined;
+    for (const { event, partitionKey } of events) {
+      const partition =
+        partitionKey === undefined
+          ? (keyless ??= this.#assigner.assign(undefined))
+          : this.#assigner.assign(partitionKey);
+      const stamped: DeviceEvent = {
+        ...event,
+        enqueuedTimeUtc: event.enqueuedTimeUtc ?? enqueuedTimeUtc,
+        partitionId: String(partition),
+      };
+      const list = byPartition.get(partition);
+      if (list === undefined) {
+        byPartition.set(partition, [stamped]);
+      } else {
+        list.push(stamped);
+      }
+    }
+    for (const [partition, list] of byPartition) {
+      this.#batchers[partition]?.push(list);
+    }
+    this.#options.metrics.accepted(events.length);
+    return { accepted: events.length };
+  }
+
+  /**
+   * Resolves once `n` more events fit in the queue (for producers that wait instead of being refused).
+   * @param n - events about to be ingested
+   */
+  waitForRoom(n: number): Promise<void> {
+    const needed = Math.min(n, this.#maxQueued);
+    if (this.queued + needed <= this.#maxQueued) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#roomWaiters.push({ needed, resolve }));
+  }
+
+  /** Processes everything queued without waiting for batches to fill; resolves when all of it is done. */
+  async flush(): Promise<void> {
+    await Promise.all(this.#batchers.map((b) => b.flush()));
+  }
+
+  /** Refuses further events and processes the queued ones. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping = true;
+    return (this.#stopped ??= this.flush());
+  }
+
+  async #processBatch(partition: string, events: DeviceEvent[]): Promise<void> {
+    const { metrics, clock } = this.#options;
+    let version = 'unknown';
+    try {
+      const mappings = await this.#options.mappings();
+      version = mappings.version;
+      const deps = {
+        normalizer: mappings.normalizer,
+        fhirMapping: mappings.fhirMapping,
+        store: this.#options.store,
+        identity: this.#options.identity,
+        clock,
+        metrics,
+        partition,
+        ...(this.#options.cache === undefined ? {} : { cache: this.#options.cache }),
+        ...(this.#options.chunkSize === undefined ? {} : { chunkSize: this.#options.chunkSize }),
+        ...(this.#options.concurrency === undefined ? {} : { concurrency: this.#options.concurrency }),
+        ...(this.#options.maxAttempts === undefined ? {} : { maxAttempts: this.#options.maxAttempts }),
+      };
+      const report = await processBatch(events, deps);
+      const { failures, attempts } = await this.#retrySaves(report.save.failures, mappings);
+      const context = { mappingVersion: version, now: clock() };
+      const entries = [
+        ...report.failures.map((f) => eventDeadLetterEntry(f.event, f.error, context)),
+        ...failures.map((f) => groupDeadLetterEntry(f.group, f.error, { ...context, attempts })),
+      ];
+      for (const f of failures) {
+        this.#noteFailure(f.error);
+      }
+      await this.#deadLetter(entries);
+    } catch (error) {
+      // Only a bug or a mapping source failure gets here: keep every event of the batch.
+      const failure = toPipelineError(error);
+      this.#noteFailure(failure.toJSON());
+      this.#options.onProblem?.(
+        `batch of partition ${partition} failed (${failure.code}); its events are dead-lettered`,
+      );
+      const context = { mappingVersion: version, now: clock() };
+      await this.#deadLetter(events.map((e) => eventDeadLetterEntry(e, failure, context)));
+    } finally {
+      metrics.batchProcessed();
+    }
+  }
+
+  /** Saves groups that failed with a retryable error again, with backoff, unless stopping. */
+  async #retrySaves(
+    initial: readonly FailedGroup[],
+    mappings: LoadedMappings,
+  ): Promise<{ failures: FailedGroup[]; attempts: number }> {
+    const maxAttempts = Math.max(1, this.#options.saveAttempts ?? 3);
+    let failures = [...initial];
+    let attempts = 1;
+    while (attempts < maxAttempts && !this.#stopping && failures.some((f) => f.error.retryable)) {
+      await this.#sleep((this.#options.retryDelayMs ?? 1000) * 2 ** (attempts - 1));
+      attempts++;
+      const retry = failures.filter((f) => f.error.retryable);
+      const again = await saveObservationGroups(
+        retry.map((f) => f.group),
+        {
+          store: this.#options.store,
+          mapping: mappings.fhirMapping,
+          identity: this.#options.identity,
+          clock: this.#options.clock,
+          metrics: this.#options.metrics,
+          ...(this.#options.cache === undefined ? {} : { cache: this.#options.cache }),
+          ...(this.#options.maxAttempts === undefined ? {} : { maxAttempts: this.#options.maxAttempts }),
+        },
+      );
+      recordDeviceToFhirLatency(again.saved, this.#options.metrics);
+      failures = [...failures.filter((f) => !f.error.retryable), ...again.failures];
+    }
+    return { failures, attempts };
+  }
+
+  async #deadLetter(entries: readonly DeadLetterEntry[]): Promise<void> {
+    if (entries.length === 0) {
+      return;
+    }
+    const { metrics } = this.#options;
+    const maxAttempts = Math.max(1, this.#options.saveAttempts ?? 3);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#options.deadLetters.put(entries);
+        break;
+      } catch (error) {
+        if (attempt >= maxAttempts || this.#stopping) {
+          const failure = toPipelineError(error);
+          this.#noteFailure(failure.toJSON());
+          metrics.deadLetterWriteFailed(entries.length);
+          this.#options.onProblem?.(
+            `${entries.length} dead letters could not be written (${failure.code}: ${failure.message}); their ids: ${entries.map((e) => e.id).join(', ')}`,
+          );
+          return;
+        }
+        await this.#sleep((this.#options.retryDelayMs ?? 1000) * 2 ** (attempt - 1));
+      }
+    }
+    for (const entry of entries) {
+      metrics.count(Metric.DeadLetteredItems, 1, { stage: entry.stage });
+    }
+  }
+
+  #noteFailure(error: PipelineErrorJson): void {
+    if (isInfrastructureError(error)) {
+      this.#infrastructureFailures++;
+      this.#lastInfrastructureFailure = {
+        code: error.code,
+        medtechErrorType: error.medtechErrorType,
+        at: this.#options.clock(),
+      };
+    }
+  }
+
+  #wakeRoomWaiters(): void {
+    if (this.#roomWaiters.length === 0) {
+      return;
+    }
+    const waiting = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const waiter of waiting) {
+      if (this.queued + waiter.needed <= this.#maxQueued) {
+        waiter.resolve();
+      } else {
+        this.#roomWaiters.push(waiter);
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#options.timers.set(resolve, ms));
+  }
+}
+
+/**
+ * True when a failure lies with the infrastructure — the FHIR service (unreachable, throttling, refusing our
+ * credentials), storage, or a bug — rather than with the data or the mappings.
+ * @param error - the failure
+ */
+export function isInfrastructureError(error: PipelineErrorJson): boolean {
+  return (
+    error.category === 'FHIRServiceError' ||
+    error.category === 'AuthenticationError' ||
+    error.code === ErrorCode.StorageUnavailable ||
+    error.code === ErrorCode.Internal
+  );
+}
