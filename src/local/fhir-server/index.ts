@@ -12,6 +12,8 @@
  *   so concurrent conditional creates of one identifier make one resource and concurrent PUTs with one `If-Match`
  *   let exactly one through;
  * - validation of every written resource with @medplum/core `validateResource` (400 OperationOutcome);
+ * - version ids numbered 1, 2, 3… per resource, as Azure Health Data Services and HAPI number them (medplum's are
+ *   random UUIDs; the pipeline's create-race repair reads the replaced version as `versionId − 1`);
  * - `ETag: W/"<versionId>"`, `Last-Modified`, `Location` on 201, strict `If-Match` (412 when stale or when the
  *   resource does not exist), `Prefer: return=minimal|representation|OperationOutcome`;
  * - `PUT [type]/[id]` with a client id (FHIR ids up to 64 characters, e.g. SHA-256 hex) gives 201 then 200;

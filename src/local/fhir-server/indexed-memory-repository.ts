@@ -123,7 +123,9 @@ export class IndexedMemoryRepository extends MemoryRepository {
     if (this.validate) {
       validateResource(resource);
     }
-    const stored = await super.createResource(resource);
+    // Computed and handed to MemoryRepository in the same synchronous step, so no other write can take the number.
+    const versioned = { ...resource, meta: { ...resource.meta, versionId: this.nextVersionId(resource) } };
+    const stored = await super.createResource(versioned);
     this.afterWrite(stored);
     this.onChange();
     return stored;
@@ -254,6 +256,24 @@ export class IndexedMemoryRepository extends MemoryRepository {
       total: versions.length,
       entry: page.map((version) => this.entryOf(deepClone(version) as T)),
     };
+  }
+
+  /**
+   * The version id of the next write of a resource: `1` for a new resource, else the last version's number plus one
+   * (the history is kept across deletes, so a re-created resource continues its count). Azure Health Data Services
+   * and HAPI number versions this way, and clients rely on it: the pipeline's create-race repair reads the version its
+   * blind create replaced as `versionId − 1` (src/pipeline/persist/save-observations.ts). MemoryRepository's own ids
+   * are random UUIDs. A last version whose id is not a number (a snapshot written before this numbering) counts as
+   * the history's length.
+   */
+  private nextVersionId(resource: Resource): string {
+    const versions =
+      resource.id === undefined ? undefined : this.store.history.get(resource.resourceType)?.get(resource.id);
+    const last = versions?.[versions.length - 1]?.meta?.versionId;
+    if (versions === undefined || versions.length === 0) {
+      return '1';
+    }
+    return String(last !== undefined && /^[1-9][0-9]{0,14}$/.test(last) ? Number(last) + 1 : versions.length + 1);
   }
 
   private afterWrite(stored: Resource & { id: string }): void {
