@@ -9,6 +9,10 @@
  * - `triggerMetadata.enqueuedTimeUtcArray`, `sequenceNumberArray`, `propertiesArray`, `systemPropertiesArray`: one
  *   entry per event; `partitionContext.partitionId`: the partition of the whole batch.
  *
+ * Known platform limit: because of that key conversion, an application property sent as `PatientId` arrives as
+ * `patientId` (only the first letter changes; `iothub-*` and `x-opt-*` names are unaffected). The original spelling
+ * is not recoverable here, so mappings that read upper-case application properties must use the lower-cased name.
+ *
  * The system properties are given back as MedTech sees `EventData.SystemProperties`: the AMQP annotations
  * (`x-opt-*`, `iothub-*`) without the five members the Functions extension adds for binding (`SequenceNumber`,
  * `Offset`, `OffsetString`, `PartitionKey`, `EnqueuedTimeUtc`), and with the date-typed annotations as dates again

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -24,8 +25,13 @@ import {
   type SettingsEnv,
   toPipelineError,
 } from '../../../pipeline';
+import { displayPath } from '../../stack/data-dir-lock';
+import { DEFAULTS, ENV } from '../../stack/stack-options';
 import type { CliIo, Command } from '../io';
 import { UsageError } from '../io';
+
+/** The embedded FHIR server's default base (`iomt fhir-server`, `iomt start`). */
+const DEFAULT_FHIR_URL = `http://${DEFAULTS.host}:${DEFAULTS.fhirPort}/fhir`;
 
 const usage = `usage: iomt deadletter list   [filters] [--json] [store]
        iomt deadletter replay [filters] [--dry-run] [--json] [store] [mappings and FHIR service]
@@ -40,19 +46,22 @@ filters:
   --stage <stage>          Normalization or FHIRConversion
   --limit <n>              newest n entries, 1..${MAX_DEAD_LETTER_LIMIT} (default 100)
 
-store (default: Table storage of the DeadLetterStorage or AzureWebJobsStorage connection string):
+store (default: the Table store of the DeadLetterStorage or AzureWebJobsStorage connection string, else the local
+stack's file store in $${ENV.dataDir}/dead-letters, default ${DEFAULTS.dataDir}/dead-letters):
   --connection <string>    a Storage connection string
   --account <name>         a Storage account, signed in with DefaultAzureCredential (az login)
   --table <name>           the table (default: DeadLetterTableName, else ${DEFAULT_DEAD_LETTER_TABLE_NAME})
-  --dir <folder>           the local stack's file store instead
+  --dir <folder>           a file store folder
 
 replay only:
   --dry-run                normalize and group with the current mappings, save nothing, change no entry
-  --device-mapping <file>  default mappings/devicecontent.json
-  --fhir-mapping <file>    default mappings/fhirmapping.json
-  --fhir-url <url>         default FhirServerUrl, else the embedded server http://127.0.0.1:8080/fhir
-  --fhir-auth <mode>       none (default), bearer (token from FhirBearerToken), azure-cli, default, managed-identity
-  --resolution <mode>      Lookup, Create or LookupWithEncounter (default ResourceIdentityServiceType, else Lookup)
+  --device-mapping <file>  default $${ENV.deviceMapping}, else mappings/devicecontent.json
+  --fhir-mapping <file>    default $${ENV.fhirMapping}, else mappings/fhirmapping.json
+  --fhir-url <url>         default FhirServerUrl, else $${ENV.fhirUrl}, else the embedded server ${DEFAULT_FHIR_URL}
+  --fhir-auth <mode>       none (default), bearer (token from FhirBearerToken or $${ENV.fhirToken}), azure-cli,
+                           default, managed-identity
+  --resolution <mode>      Lookup, Create or LookupWithEncounter (default ResourceIdentityServiceType, else
+                           $${ENV.resolution}, else Lookup for Table storage and ${DEFAULTS.resolution} for the local stack)
 
 Exit code 0 on success, 1 when an entry still fails or the store is unreachable, 2 on bad arguments or mappings.`;
 
@@ -84,13 +93,11 @@ const RESOLUTIONS: Readonly<Record<string, IdentityMode>> = {
   lookupwithencounter: 'LookupWithEncounter',
 };
 
-/** The embedded FHIR server's default base (`iomt fhir-server`, `iomt start`). */
-const DEFAULT_FHIR_URL = 'http://127.0.0.1:8080/fhir';
-
 /**
  * Builds `iomt deadletter` reading its defaults from `env`.
- * @param env - the environment (`process.env`): DeadLetterStorage, AzureWebJobsStorage, DeadLetterTableName,
- *   FhirServerUrl, FhirBearerToken, ResourceIdentityServiceType, DefaultDeviceIdentifierSystem
+ * @param env - the environment (`process.env`): the Functions app's settings (DeadLetterStorage, AzureWebJobsStorage,
+ *   DeadLetterTableName, FhirServerUrl, FhirBearerToken, ResourceIdentityServiceType, DefaultDeviceIdentifierSystem)
+ *   and the local stack's (IOMT_DATA_DIR, IOMT_FHIR_URL, IOMT_FHIR_TOKEN, IOMT_RESOLUTION, IOMT_*_MAPPING)
  */
 export function createDeadletterCommand(env: SettingsEnv): Command {
   return {
@@ -109,11 +116,11 @@ export function createDeadletterCommand(env: SettingsEnv): Command {
         }
       }
       const filter = readFilter(values);
-      const store = openStore(values, env);
+      const { store, local } = openStore(values, env);
       try {
         return action === 'list'
           ? await list(store, filter, values.json === true, io)
-          : await replay(store, filter, values, env, io);
+          : await replay(store, local, filter, values, env, io);
       } catch (error) {
         if (error instanceof UsageError) {
           throw error;
@@ -150,13 +157,14 @@ function readFilter(values: Values): DeadLetterFilter {
   };
 }
 
-function openStore(values: Values, env: SettingsEnv): DeadLetterStore {
+/** The store the options or settings name; `local` when it is the local stack's (its defaults then apply). */
+function openStore(values: Values, env: SettingsEnv): { store: DeadLetterStore; local: boolean } {
   const chosen = [values.dir, values.connection, values.account].filter((v) => v !== undefined);
   if (chosen.length > 1) {
     throw new UsageError('choose one store: --connection, --account or --dir');
   }
   if (values.dir !== undefined) {
-    return createFileDeadLetterStore({ directory: resolve(values.dir) });
+    return { store: createFileDeadLetterStore({ directory: resolve(values.dir) }), local: true };
   }
   const table = values.table ?? blankToUndefined(env.DeadLetterTableName) ?? DEFAULT_DEAD_LETTER_TABLE_NAME;
   if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(table)) {
@@ -166,7 +174,7 @@ function openStore(values: Values, env: SettingsEnv): DeadLetterStore {
     if (!/^[a-z0-9]{3,24}$/.test(values.account)) {
       throw new UsageError('--account must be a Storage account name (3-24 lowercase letters and digits)');
     }
-    return openTableDeadLetterStore(
+    const store = openTableDeadLetterStore(
       {
         kind: 'identity',
         setting: '--account',
@@ -175,19 +183,25 @@ function openStore(values: Values, env: SettingsEnv): DeadLetterStore {
       },
       table,
     );
+    return { store, local: false };
   }
   const connectionString =
     values.connection ?? blankToUndefined(env.DeadLetterStorage) ?? blankToUndefined(env.AzureWebJobsStorage);
-  if (connectionString === undefined) {
+  if (connectionString !== undefined) {
+    const store = openTableDeadLetterStore(
+      { kind: 'connectionString', setting: '--connection', connectionString: secret(connectionString) },
+      table,
+    );
+    return { store, local: false };
+  }
+  const localDir = resolve(blankToUndefined(env[ENV.dataDir]) ?? DEFAULTS.dataDir, 'dead-letters');
+  if (!existsSync(localDir)) {
     throw new UsageError(
       'no dead-letter store: pass --connection or --account (or set DeadLetterStorage or AzureWebJobsStorage), ' +
-        "or --dir for the local stack's file store",
+        `or --dir; the local stack's ${displayPath(localDir)} does not exist`,
     );
   }
-  return openTableDeadLetterStore(
-    { kind: 'connectionString', setting: '--connection', connectionString: secret(connectionString) },
-    table,
-  );
+  return { store: createFileDeadLetterStore({ directory: localDir }), local: true };
 }
 
 async function list(store: DeadLetterStore, filter: DeadLetterFilter, json: boolean, io: CliIo): Promise<number> {
@@ -206,28 +220,46 @@ async function list(store: DeadLetterStore, filter: DeadLetterFilter, json: bool
 
 async function replay(
   store: DeadLetterStore,
+  local: boolean,
   filter: DeadLetterFilter,
   values: Values,
   env: SettingsEnv,
   io: CliIo,
 ): Promise<number> {
   const device = await readMapping(
-    values['device-mapping'] ?? 'mappings/devicecontent.json',
+    values['device-mapping'] ?? blankToUndefined(env[ENV.deviceMapping]) ?? 'mappings/devicecontent.json',
     'device',
     (text) => loadDeviceMapping(text),
     io,
   );
-  const fhir = await readMapping(values['fhir-mapping'] ?? 'mappings/fhirmapping.json', 'FHIR', loadFhirMapping, io);
+  const fhir = await readMapping(
+    values['fhir-mapping'] ?? blankToUndefined(env[ENV.fhirMapping]) ?? 'mappings/fhirmapping.json',
+    'FHIR',
+    loadFhirMapping,
+    io,
+  );
   if (device === undefined || fhir === undefined) {
     return 2;
   }
   const resolution =
-    RESOLUTIONS[(values.resolution ?? blankToUndefined(env.ResourceIdentityServiceType) ?? 'Lookup').toLowerCase()];
+    RESOLUTIONS[
+      (
+        values.resolution ??
+        blankToUndefined(env.ResourceIdentityServiceType) ??
+        blankToUndefined(env[ENV.resolution]) ??
+        (local ? DEFAULTS.resolution : 'Lookup')
+      ).toLowerCase()
+    ];
+
   if (resolution === undefined) {
     throw new UsageError('--resolution must be Lookup, Create or LookupWithEncounter');
   }
   const fhirStore = new FhirHttpStore({
-    baseUrl: values['fhir-url'] ?? blankToUndefined(env.FhirServerUrl) ?? DEFAULT_FHIR_URL,
+    baseUrl:
+      values['fhir-url'] ??
+      blankToUndefined(env.FhirServerUrl) ??
+      blankToUndefined(env[ENV.fhirUrl]) ??
+      DEFAULT_FHIR_URL,
     auth: fhirAuth(values['fhir-auth'] ?? 'none', env),
   });
   const system = blankToUndefined(env.DefaultDeviceIdentifierSystem);
@@ -292,10 +324,12 @@ function fhirAuth(mode: string, env: SettingsEnv): FhirAuth {
     case 'none':
       return { mode: 'none' };
     case 'bearer': {
-      const token = blankToUndefined(env.FhirBearerToken);
+      const token = blankToUndefined(env.FhirBearerToken) ?? blankToUndefined(env[ENV.fhirToken]);
       if (token === undefined) {
         // Taken from the environment only, so it never lands in shell history or process listings.
-        throw new UsageError('--fhir-auth bearer reads the token from FhirBearerToken, which is not set');
+        throw new UsageError(
+          `--fhir-auth bearer reads the token from FhirBearerToken or ${ENV.fhirToken}; neither is set`,
+        );
       }
       return { mode: 'bearer', token };
     }

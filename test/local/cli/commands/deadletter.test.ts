@@ -45,10 +45,12 @@ function capture(): CliIo & { text: () => string; errors: () => string } {
 }
 
 describe('iomt deadletter', () => {
-  const command = createDeadletterCommand({});
   let dir: string;
+  let command: ReturnType<typeof createDeadletterCommand>;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'iomt-deadletter-'));
+    // No app settings; a local stack data folder without dead letters.
+    command = createDeadletterCommand({ IOMT_DATA_DIR: dir });
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -72,6 +74,15 @@ describe('iomt deadletter', () => {
       );
     });
 
+    it("defaults to the local stack's file store in its data folder", async () => {
+      await createFileDeadLetterStore({ directory: join(dir, 'dead-letters') }).put([entryFor(1, heartRate)]);
+      const io = capture();
+
+      expect(await command.run(['list', '--json'], io)).toBe(0);
+
+      expect((JSON.parse(io.text()) as { id: string }[]).map((e) => e.id)).toEqual(['evt-20240310-1-1']);
+    });
+
     it('prints JSON with --json', async () => {
       await createFileDeadLetterStore({ directory: dir }).put([entryFor(1, heartRate)]);
       const io = capture();
@@ -91,7 +102,7 @@ describe('iomt deadletter', () => {
       [['list', '--dir', 'x', '--limit', '0'], '--limit must be a whole number from 1 to 1000'],
       [['list', '--dir', 'x', '--stage', 'Grouping'], '--stage must be Normalization or FHIRConversion'],
       [['list', '--dir', 'x', '--connection', 'y'], 'choose one store: --connection, --account or --dir'],
-      [['list'], 'no dead-letter store: pass --connection or --account'],
+      [['list'], "or --dir; the local stack's"],
       [['list', '--account', 'Not_An_Account'], '--account must be a Storage account name'],
     ])('refuses %j', async (args, message) => {
       await expect(command.run(args, capture())).rejects.toThrow(UsageError);
@@ -123,6 +134,18 @@ describe('iomt deadletter', () => {
       );
       expect(await store.list()).toEqual([]);
       expect(fhir.repository.all('Observation')).toHaveLength(1);
+    });
+
+    it("uses the local stack's settings for its store: Create resolution and IOMT_FHIR_URL", async () => {
+      // A device nobody created yet: Lookup (the Functions app's default) would fail with DEVICE_NOT_FOUND.
+      const newDevice = heartRate.replace('"d1"', '"d7"').replace('"p1"', '"p7"');
+      await createFileDeadLetterStore({ directory: join(dir, 'dead-letters') }).put([entryFor(3, newDevice)]);
+      const local = createDeadletterCommand({ IOMT_DATA_DIR: dir, IOMT_FHIR_URL: fhir.url });
+      const io = capture();
+
+      expect(await local.run(['replay', ...MAPPINGS], io)).toBe(0);
+
+      expect(io.text()).toContain('1 saved and removed, 0 still failing');
     });
 
     it('checks without saving on --dry-run, and exits 1 while an entry still fails', async () => {
@@ -173,7 +196,7 @@ describe('iomt deadletter', () => {
     it('refuses bearer authentication without a token in the environment', async () => {
       await expect(
         command.run(['replay', '--dir', dir, '--fhir-auth', 'bearer', ...MAPPINGS], capture()),
-      ).rejects.toThrow('--fhir-auth bearer reads the token from FhirBearerToken, which is not set');
+      ).rejects.toThrow('--fhir-auth bearer reads the token from FhirBearerToken or IOMT_FHIR_TOKEN; neither is set');
     });
   });
 
