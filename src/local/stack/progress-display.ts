@@ -45,7 +45,8 @@ export function createProgressDisplay(io: CliIo, options: ProgressDisplayOptions
   let shown = '';
   let lastPrinted = Number.NEGATIVE_INFINITY;
   const fit = (line: string): string => {
-    const width = Math.max(20, (options.columns?.() ?? 120) - 1);
+    // A terminal that reports no width (0) gets the common default.
+    const width = Math.max(20, (options.columns?.() || 120) - 1);
     return line.length > width ? `${line.slice(0, width - 1)}…` : line;
   };
   return {

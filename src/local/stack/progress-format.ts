@@ -50,21 +50,34 @@ function latencyPart(s: StackSnapshot): string {
 }
 
 /**
- * The live progress line (no line break).
+ * The live progress line (no line break). When it is wider than `maxWidth`, the least telling parts are left out
+ * (queue, groups, measurements, dead letters, latency, errors, in that order) rather than cutting the line.
  * @param s - the snapshot
+ * @param maxWidth - the terminal's width, if the line must fit one
  */
-export function formatProgressLine(s: StackSnapshot): string {
+export function formatProgressLine(s: StackSnapshot, maxWidth = Number.POSITIVE_INFINITY): string {
   const o = s.observations;
-  return [
-    `${formatCount(s.events.processed)} events (${oneDecimal.format(s.events.perSecond)}/s)`,
-    `${formatCount(s.measurements)} measurements`,
-    `${formatCount(s.groups)} groups`,
-    `Observations ${formatCount(o.created)} created ${formatCount(o.updated)} updated ${formatCount(o.unchanged)} unchanged`,
-    errorsPart(s, 2),
-    `dead-lettered ${formatCount(s.deadLettered.total)}`,
-    latencyPart(s),
-    ...(s.events.queued > 0 ? [`queued ${formatCount(s.events.queued)}`] : []),
-  ].join(' | ');
+  // [text, priority]: the lower the priority, the sooner a part is dropped to fit.
+  const parts: [string, number][] = [
+    [`${formatCount(s.events.processed)} events (${oneDecimal.format(s.events.perSecond)}/s)`, 9],
+    [`${formatCount(s.measurements)} measurements`, 3],
+    [`${formatCount(s.groups)} groups`, 2],
+    [
+      `Observations ${formatCount(o.created)} created ${formatCount(o.updated)} updated ${formatCount(o.unchanged)} unchanged`,
+      8,
+    ],
+    [errorsPart(s, 2), 7],
+    [`dead-lettered ${formatCount(s.deadLettered.total)}`, 5],
+    [latencyPart(s), 6],
+    ...(s.events.queued > 0 ? [[`queued ${formatCount(s.events.queued)}`, 1] as [string, number]] : []),
+  ];
+  const join = (list: readonly [string, number][]): string => list.map(([text]) => text).join(' | ');
+  let kept = parts;
+  while (kept.length > 1 && join(kept).length > maxWidth) {
+    const lowest = Math.min(...kept.map(([, priority]) => priority));
+    kept = kept.filter(([, priority]) => priority !== lowest);
+  }
+  return join(kept);
 }
 
 /**

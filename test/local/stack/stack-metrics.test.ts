@@ -66,6 +66,18 @@ describe('progress renderings', () => {
     expect(line).not.toContain('\n');
   });
 
+  it('a narrow terminal gets the most telling parts of the line', () => {
+    const snapshot = busyMetrics().snapshot();
+    expect(formatProgressLine(snapshot, 79)).toBe(
+      '1,234 events (246.8/s) | Observations 120 created 975 updated 2 unchanged',
+    );
+    const wide = formatProgressLine(snapshot, 200);
+    expect(wide).toContain('latency');
+    expect(wide).not.toContain('queued');
+    expect(wide.length).toBeLessThanOrEqual(200);
+    expect(formatProgressLine(snapshot, 10)).toBe('1,234 events (246.8/s)');
+  });
+
   it('the progress line before any data', () => {
     expect(formatProgressLine(new StackMetrics(() => 0).snapshot())).toBe(
       '0 events (0.0/s) | 0 measurements | 0 groups | Observations 0 created 0 updated 0 unchanged | errors 0 | dead-lettered 0 | latency -',

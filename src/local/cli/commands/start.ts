@@ -79,7 +79,8 @@ export const startCommand: Command = {
     const stopRequested = untilStopped(io);
     const ticker = setInterval(
       () => {
-        display.update(formatProgressLine(stack.runtime.metrics.snapshot()));
+        const width = tty ? (process.stdout.columns || 120) - 1 : undefined;
+        display.update(formatProgressLine(stack.runtime.metrics.snapshot(), width));
       },
       tty ? 1000 : 500,
     );
