@@ -300,3 +300,18 @@ function isOff(value: string | undefined, name: string): boolean {
   }
   throw new UsageError(`${name} must be on or off`);
 }
+
+/**
+ * Usage rows aligned in three columns: flag, environment variable, meaning. Continuation rows have empty flag and
+ * variable cells.
+ * @param rows - `[flag, variable, text]`
+ */
+export function formatOptionRows(rows: readonly (readonly [flag: string, variable: string, text: string])[]): string {
+  const flagWidth = Math.max(...rows.map(([flag]) => flag.length));
+  const variableWidth = Math.max(...rows.map(([, variable]) => variable.length));
+  return rows
+    .map(([flag, variable, text]) =>
+      `  ${flag.padEnd(flagWidth)}  ${variable.padEnd(variableWidth)}  ${text}`.trimEnd(),
+    )
+    .join('\n');
+}

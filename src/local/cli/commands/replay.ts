@@ -7,7 +7,7 @@ import { IOT_HUB_DEVICE_ID } from '../../stack/partitioning';
 import { formatBar, formatCount, formatDuration, formatSummary } from '../../stack/progress-format';
 import { createProgressDisplay } from '../../stack/progress-display';
 import { openRuntime, type Runtime } from '../../stack/runtime';
-import { DEFAULTS, ENV, parseReplayOptions, type ReplayOptions } from '../../stack/stack-options';
+import { DEFAULTS, ENV, formatOptionRows, parseReplayOptions, type ReplayOptions } from '../../stack/stack-options';
 import { readEventsFile } from '../events-file';
 import type { CliIo, Command } from '../io';
 import { processIo } from '../io';
@@ -23,17 +23,23 @@ Each event keeps its recorded enqueued time (the time of the replay when it has 
 id system property stay in order per device; the others are spread over the partitions a batch at a time
 (\`batch\` numbers, which \`iomt debug\` uses, do not matter here).
 
-Options (flag, environment variable, default):
-  --data-dir <dir>        ${ENV.dataDir}  ${DEFAULTS.dataDir}
-  --device-mapping <file> ${ENV.deviceMapping}  mappings/devicecontent.json
-  --fhir-mapping <file>   ${ENV.fhirMapping}  mappings/fhirmapping.json
-  --fhir-url <url>        ${ENV.fhirUrl}  write to this FHIR server instead of the embedded one
-  --fhir-auth <mode>      ${ENV.fhirAuth}  none | bearer | managed-identity | azure-cli | default
-  --fhir-token <token>    ${ENV.fhirToken}
-  --resolution <mode>     ${ENV.resolution}  ${DEFAULTS.resolution} | Lookup | LookupWithEncounter
-  --max-events <n>        ${ENV.maxEvents}  ${DEFAULTS.maxEvents}: events per batch
-  --max-wait-ms <n>       ${ENV.maxWaitMs}  ${DEFAULTS.maxWaitMs}
-  --partitions <n>        ${ENV.partitions}  ${DEFAULTS.partitions}: processed concurrently
+Options (flag, environment variable, meaning and default):
+${formatOptionRows([
+  ['--data-dir <dir>', ENV.dataDir, `FHIR snapshot and dead letters, default ${DEFAULTS.dataDir}`],
+  ['--device-mapping <file>', ENV.deviceMapping, 'default mappings/devicecontent.json'],
+  ['--fhir-mapping <file>', ENV.fhirMapping, 'default mappings/fhirmapping.json'],
+  ['--fhir-url <url>', ENV.fhirUrl, 'write to this FHIR server instead of the embedded one'],
+  ['--fhir-auth <mode>', ENV.fhirAuth, 'for --fhir-url: none (default), bearer, managed-identity, azure-cli, default'],
+  ['--fhir-token <token>', ENV.fhirToken, 'the bearer token'],
+  ['--resolution <mode>', ENV.resolution, `${DEFAULTS.resolution} (default), Lookup or LookupWithEncounter`],
+  ['--max-events <n>', ENV.maxEvents, `events per batch (default ${DEFAULTS.maxEvents})`],
+  [
+    '--max-wait-ms <n>',
+    ENV.maxWaitMs,
+    `how long a partial batch waits for more events (default ${DEFAULTS.maxWaitMs})`,
+  ],
+  ['--partitions <n>', ENV.partitions, `processed concurrently (default ${DEFAULTS.partitions})`],
+])}
 
 Exit code 0 when every event was processed (even if some failed and were dead-lettered), 1 when the FHIR server or
 the dead-letter store failed (those events are dead-lettered where possible; replay them later with

@@ -4,7 +4,7 @@ import { type LocalStack, startLocalStack } from '../../stack/local-stack';
 import { InvalidMappingsError } from '../../stack/mapping-files';
 import { formatProgressLine, formatSummary } from '../../stack/progress-format';
 import { createProgressDisplay } from '../../stack/progress-display';
-import { DEFAULTS, ENV, parseStartOptions, type StartOptions } from '../../stack/stack-options';
+import { DEFAULTS, ENV, formatOptionRows, parseStartOptions, type StartOptions } from '../../stack/stack-options';
 import { createDebuggerHandler } from '../../web';
 import type { CliIo, Command } from '../io';
 import { processIo } from '../io';
@@ -25,26 +25,48 @@ HTTP server (http://127.0.0.1:7071 by default; loopback only unless --host says 
   GET  /health      status, FHIR target, dead-letter store, queue
   GET  /            the web mapping debugger
 
-Options (flag, environment variable, default):
-  --port <n>              ${ENV.port}  ${DEFAULTS.port}
-  --host <address>        (flag only)  ${DEFAULTS.host}
-  --fhir-port <n>         ${ENV.fhirPort}  ${DEFAULTS.fhirPort}: the embedded FHIR server, base /fhir
-  --fhir-host <address>   (flag only)  ${DEFAULTS.host}
-  --data-dir <dir>        ${ENV.dataDir}  ${DEFAULTS.dataDir}: FHIR snapshot (kept across restarts), dead letters
-  --device-mapping <file> ${ENV.deviceMapping}  mappings/devicecontent.json
-  --fhir-mapping <file>   ${ENV.fhirMapping}  mappings/fhirmapping.json (both re-read when they change)
-  --fhir-url <url>        ${ENV.fhirUrl}  write to this FHIR server instead; the embedded one is not started
-  --fhir-auth <mode>      ${ENV.fhirAuth}  none | bearer | managed-identity | azure-cli | default (for --fhir-url)
-  --fhir-token <token>    ${ENV.fhirToken}  the bearer token (prefer the variable: flags show in process lists)
-  --resolution <mode>     ${ENV.resolution}  ${DEFAULTS.resolution} | Lookup | LookupWithEncounter. Create, because the
-                          simulator's devices and patients do not exist yet; MedTech's default is Lookup.
-  --max-events <n>        ${ENV.maxEvents}  ${DEFAULTS.maxEvents}: a batch closes at this many events of a partition...
-  --max-wait-ms <n>       ${ENV.maxWaitMs}  ${DEFAULTS.maxWaitMs}: ...or this long after its oldest event arrived
-  --partitions <n>        ${ENV.partitions}  ${DEFAULTS.partitions}: processed concurrently, one batch at a time each
-  --no-simulator          ${ENV.simulator}=off
-  --devices <n>           ${ENV.devices}  ${DEFAULTS.devices}: simulated devices, one patient each
-  --rate <n>              ${ENV.rate}  ${DEFAULTS.rate}: simulated events per second
-  --seed <n>              ${ENV.seed}  random (printed): the same seed gives the same readings
+Options (flag, environment variable, meaning and default):
+${formatOptionRows([
+  ['--port <n>', ENV.port, `HTTP port, default ${DEFAULTS.port}`],
+  ['--host <address>', '(flag only)', `interface to bind, default ${DEFAULTS.host}`],
+  ['--fhir-port <n>', ENV.fhirPort, `port of the embedded FHIR server (base /fhir), default ${DEFAULTS.fhirPort}`],
+  ['--fhir-host <address>', '(flag only)', `its interface, default ${DEFAULTS.host}`],
+  [
+    '--data-dir <dir>',
+    ENV.dataDir,
+    `FHIR snapshot (kept across restarts) and dead letters, default ${DEFAULTS.dataDir}`,
+  ],
+  ['--device-mapping <file>', ENV.deviceMapping, 'default mappings/devicecontent.json'],
+  ['--fhir-mapping <file>', ENV.fhirMapping, 'default mappings/fhirmapping.json (both re-read when they change)'],
+  ['--fhir-url <url>', ENV.fhirUrl, 'write to this FHIR server instead; the embedded one is not started'],
+  ['--fhir-auth <mode>', ENV.fhirAuth, 'for --fhir-url: none (default), bearer, managed-identity, azure-cli, default'],
+  ['--fhir-token <token>', ENV.fhirToken, 'the bearer token (prefer the variable: flags show in process lists)'],
+  [
+    '--resolution <mode>',
+    ENV.resolution,
+    `${DEFAULTS.resolution} (default), Lookup or LookupWithEncounter. Create, because the`,
+  ],
+  ['', '', "simulator's devices and patients do not exist yet; MedTech's default is Lookup"],
+  [
+    '--max-events <n>',
+    ENV.maxEvents,
+    `a partition's batch closes at this many events (default ${DEFAULTS.maxEvents})...`,
+  ],
+  [
+    '--max-wait-ms <n>',
+    ENV.maxWaitMs,
+    `...or this long after its oldest event arrived (default ${DEFAULTS.maxWaitMs})`,
+  ],
+  [
+    '--partitions <n>',
+    ENV.partitions,
+    `processed concurrently, one batch at a time each (default ${DEFAULTS.partitions})`,
+  ],
+  ['--no-simulator', `${ENV.simulator}=off`, 'no simulated devices'],
+  ['--devices <n>', ENV.devices, `simulated devices, one patient each (default ${DEFAULTS.devices})`],
+  ['--rate <n>', ENV.rate, `simulated events per second (default ${DEFAULTS.rate})`],
+  ['--seed <n>', ENV.seed, 'the same seed gives the same readings (default random, printed)'],
+])}
 
 Ctrl+C stops cleanly: intake stops, queued events are processed, the FHIR store is saved, a summary is printed.
 Press Ctrl+C twice to quit at once.`;
