@@ -2,6 +2,7 @@
  * Speed of the value-conversion core on the normalization hot path: body parsing (native fast path, exact reader for
  * big integers, lenient syntax), the Newtonsoft date test on ordinary and date strings, `DateTime.Parse`, double
  * formatting and envelope + date index construction. Each figure is the best of four timed rounds (the first warms up).
+ * `run()` returns operations per second per case; `npm run bench` calls it.
  */
 
 import { performance } from 'node:perf_hooks';
@@ -37,7 +38,8 @@ const lenient = encoder.encode(
     .replace(/"temperature"/g, "'temperature'"),
 );
 
-function opsPerSecond(name: string, iterations: number, run: (i: number) => unknown): void {
+/** Operations per second of `run`, best of three timed rounds after a warm-up round. */
+function opsPerSecond(iterations: number, run: (i: number) => unknown): number {
   let best = Infinity;
   let sink: unknown;
   for (let round = 0; round < 4; round++) {
@@ -50,13 +52,10 @@ function opsPerSecond(name: string, iterations: number, run: (i: number) => unkn
       best = Math.min(best, elapsed);
     }
   }
-  const perOp = (best * 1000) / iterations;
-  console.log(
-    `${name.padEnd(52)} ${Math.round(iterations / (best / 1000))
-      .toLocaleString('en-US')
-      .padStart(12)} ops/s  ${perOp.toFixed(2)} µs/op`,
-    sink === undefined ? '' : '',
-  );
+  if (sink === Symbol.for('unreachable')) {
+    throw new Error('unreachable: keeps the results alive');
+  }
+  return Math.round(iterations / (best / 1000));
 }
 
 const strings = [
@@ -68,28 +67,45 @@ const strings = [
   'abcdefghijklmnopqrstuvwxyz',
 ];
 
-console.log(`body: ${typical.length} bytes`);
-opsPerSecond('parseJsonBody typical (JSON.parse path)', 20_000, () => parseJsonBody(typical));
-opsPerSecond('parseJsonBody with a big integer (exact reader)', 20_000, () => parseJsonBody(bigInteger));
-opsPerSecond('parseJsonBody lenient syntax (exact reader)', 20_000, () => parseJsonBody(lenient));
-opsPerSecond(
-  'JSON.parse(TextDecoder) baseline',
-  20_000,
-  () => JSON.parse(new TextDecoder().decode(typical)) as unknown,
-);
-opsPerSecond('parseNewtonsoftDate non-date strings', 2_000_000, (i) =>
-  parseNewtonsoftDate(strings[i % strings.length] ?? ''),
-);
-opsPerSecond('parseNewtonsoftDate ISO date', 2_000_000, () => parseNewtonsoftDate('2024-07-04T09:15:00.1234567+02:00'));
-opsPerSecond('parseDotNetDateTime ISO', 500_000, () => parseDotNetDateTime('2024-07-04T09:15:00Z'));
-opsPerSecond('parseDotNetDateTime RFC 1123', 500_000, () => parseDotNetDateTime('Sun, 10 Mar 2024 14:00:00 GMT'));
-opsPerSecond('formatDotNetDouble', 2_000_000, (i) => formatDotNetDouble(36.6 + i));
-opsPerSecond('toEnvelope + index + 5 conversions', 20_000, () => {
-  const envelope = toEnvelope({
-    body: typical,
-    properties: { a: 'b' },
-    systemProperties: { 'iothub-connection-device-id': 'd' },
+/** Runs every case; returns ops/s by case name. */
+export function run(): Promise<Record<string, number>> {
+  const results: Record<string, number> = {
+    'parseJsonBody typical (JSON.parse path)': opsPerSecond(20_000, () => parseJsonBody(typical)),
+    'parseJsonBody with a big integer (exact reader)': opsPerSecond(20_000, () => parseJsonBody(bigInteger)),
+    'parseJsonBody lenient syntax (exact reader)': opsPerSecond(20_000, () => parseJsonBody(lenient)),
+    'JSON.parse(TextDecoder) baseline': opsPerSecond(
+      20_000,
+      () => JSON.parse(new TextDecoder().decode(typical)) as unknown,
+    ),
+    'parseNewtonsoftDate non-date strings': opsPerSecond(2_000_000, (i) =>
+      parseNewtonsoftDate(strings[i % strings.length] ?? ''),
+    ),
+    'parseNewtonsoftDate ISO date': opsPerSecond(2_000_000, () =>
+      parseNewtonsoftDate('2024-07-04T09:15:00.1234567+02:00'),
+    ),
+    'parseDotNetDateTime ISO': opsPerSecond(500_000, () => parseDotNetDateTime('2024-07-04T09:15:00Z')),
+    'parseDotNetDateTime RFC 1123': opsPerSecond(500_000, () => parseDotNetDateTime('Sun, 10 Mar 2024 14:00:00 GMT')),
+    formatDotNetDouble: opsPerSecond(2_000_000, (i) => formatDotNetDouble(36.6 + i)),
+    'toEnvelope + index + 5 conversions': opsPerSecond(20_000, () => {
+      const envelope = toEnvelope({
+        body: typical,
+        properties: { a: 'b' },
+        systemProperties: { 'iothub-connection-device-id': 'd' },
+      });
+      const isBodyDate = createBodyDateIndex(envelope);
+      return ['device-0042', 72, 36.6, '2024-07-04T09:15:00.1234567Z', true].map((t) =>
+        tokenToDotNetString(t, isBodyDate),
+      );
+    }),
+  };
+  return Promise.resolve(results);
+}
+
+if (require.main === module) {
+  void run().then((results) => {
+    process.stdout.write(`body: ${typical.length} bytes\n`);
+    for (const [name, opsPerSec] of Object.entries(results)) {
+      process.stdout.write(`${name.padEnd(52)} ${opsPerSec.toLocaleString('en-US').padStart(12)} ops/s\n`);
+    }
   });
-  const isBodyDate = createBodyDateIndex(envelope);
-  return ['device-0042', 72, 36.6, '2024-07-04T09:15:00.1234567Z', true].map((t) => tokenToDotNetString(t, isBodyDate));
-});
+}

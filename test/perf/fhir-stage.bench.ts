@@ -1,7 +1,8 @@
 /**
  * Speed of the FHIR stage's pure core: grouping a batch, building + saving a chunk against the in-memory store
  * (create, then the idempotent no-op re-run), and SampledData encoding and merging of a full day at 1-second slots.
- * Each figure is the best of three timed rounds after a warm-up round.
+ * Each figure is the best of three timed rounds after a warm-up round. `run()` returns units per second per case
+ * (measurements, windows or SampledData slots); `npm run bench` calls it.
  */
 
 import { performance } from 'node:perf_hooks';
@@ -18,7 +19,8 @@ import { observationIdentity } from '../../src/pipeline/transform/observation-id
 import { mappingOf, template } from '../helpers/fhir-stage-fixtures';
 import { MemoryFhirStore } from '../helpers/memory-fhir-store';
 
-async function best(name: string, units: number, unit: string, run: () => unknown): Promise<void> {
+/** Units per second of `run`, best of three timed rounds after a warm-up round. */
+async function best(units: number, run: () => unknown): Promise<number> {
   let fastest = Infinity;
   for (let round = 0; round < 4; round++) {
     const start = performance.now();
@@ -28,9 +30,7 @@ async function best(name: string, units: number, unit: string, run: () => unknow
       fastest = Math.min(fastest, ms);
     }
   }
-  console.log(
-    `${name}: ${fastest.toFixed(1)} ms (${Math.round((units / fastest) * 1000).toLocaleString('en')} ${unit}/s)`,
-  );
+  return Math.round((units / fastest) * 1000);
 }
 
 const mapping = mappingOf(
@@ -53,19 +53,21 @@ const batch: Measurement[] = Array.from({ length: 10_000 }, (_, i) => ({
   properties: [{ name: 'hr', value: String(60 + (i % 40)) }],
 }));
 
-async function main(): Promise<void> {
-  await best('groupMeasurements 10k measurements', batch.length, 'measurements', () =>
+/** Runs every case; returns units per second by case name. */
+export async function run(): Promise<Record<string, number>> {
+  const results: Record<string, number> = {};
+  results['groupMeasurements 10k measurements (measurements/s)'] = await best(batch.length, () =>
     groupMeasurements(batch, periodFor),
   );
 
   const groups = groupMeasurements(batch, periodFor).slice(0, 500);
-  await best('save 500 new windows (in-memory store)', groups.length, 'windows', () =>
+  results['save 500 new windows (in-memory store) (windows/s)'] = await best(groups.length, () =>
     saveObservationGroups(groups, { store: new MemoryFhirStore(), mapping, identity, clock: () => base }),
   );
   const store = new MemoryFhirStore();
   const cache = createObservationCache({ clock: () => base });
   await saveObservationGroups(groups, { store, mapping, identity, clock: () => base, cache });
-  await best('re-save 500 unchanged windows (warm cache, no writes)', groups.length, 'windows', () =>
+  results['re-save 500 unchanged windows (warm cache, no writes) (windows/s)'] = await best(groups.length, () =>
     saveObservationGroups(groups, { store, mapping, identity, clock: () => base, cache }),
   );
 
@@ -86,12 +88,19 @@ async function main(): Promise<void> {
   }
   const id = observationIdentity(dayGroup, 'p', 'd');
   const built = buildObservation(dayTemplate, dayGroup, id, { patientId: 'p', deviceId: 'd' }, '2024-03-10T00:00:00Z');
-  await best('build daily SampledData, 86 400 slots, 43 200 values', 86_400, 'slots', () =>
+  results['build daily SampledData, 86 400 slots, 43 200 values (slots/s)'] = await best(86_400, () =>
     buildObservation(dayTemplate, dayGroup, id, { patientId: 'p', deviceId: 'd' }, '2024-03-10T00:00:00Z'),
   );
-  await best('merge the same day into it (decode + merge + encode + compare)', 86_400, 'slots', () =>
+  results['merge the same day into it (decode + merge + encode + compare) (slots/s)'] = await best(86_400, () =>
     mergeObservation(dayTemplate, dayGroup, built),
   );
+  return results;
 }
 
-void main();
+if (require.main === module) {
+  void run().then((results) => {
+    for (const [name, perSec] of Object.entries(results)) {
+      process.stdout.write(`${name}: ${perSec.toLocaleString('en-US')}\n`);
+    }
+  });
+}

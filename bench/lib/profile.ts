@@ -1,0 +1,135 @@
+/**
+ * CPU profiles of a benchmark's timed part (the V8 sampling profiler through `node:inspector`, the same data as
+ * `node --cpu-prof` but without start-up and set-up), and a summary by function for the docs: self time and
+ * inclusive time, in percent of the profile.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+
+interface CallFrame {
+  readonly functionName: string;
+  readonly url: string;
+  readonly lineNumber: number;
+}
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: CallFrame;
+  readonly children?: readonly number[];
+}
+
+/** A `.cpuprofile` document. */
+export interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** One line of a profile summary. */
+export interface ProfileLine {
+  /** `function file:line`, with the file's last two path segments. */
+  readonly frame: string;
+  /** Percent of the profile's time. */
+  readonly percent: number;
+}
+
+/** The heaviest functions of a profile. */
+export interface ProfileSummary {
+  readonly totalMs: number;
+  readonly self: readonly ProfileLine[];
+  readonly inclusive: readonly ProfileLine[];
+}
+
+function post<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    session.post(method, params ?? {}, (error, result) => {
+      if (error === null) {
+        resolve(result as T);
+      } else {
+        reject(error);
+      }
+    });
+  });
+}
+
+/**
+ * Runs `work` under the CPU profiler and writes the profile to `<dir>/<name>.cpuprofile`.
+ * @param dir - where profiles go
+ * @param name - the file's base name
+ * @param work - the code to profile
+ * @returns the profile
+ */
+export async function profile(dir: string, name: string, work: () => Promise<unknown>): Promise<CpuProfile> {
+  const session = new Session();
+  session.connect();
+  try {
+    await post(session, 'Profiler.enable');
+    await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
+    await post(session, 'Profiler.start');
+    await work();
+    const { profile: result } = await post<{ profile: CpuProfile }>(session, 'Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(result));
+    return result;
+  } finally {
+    session.disconnect();
+  }
+}
+
+function frameOf(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const file = url.split('/').slice(-2).join('/');
+  return `${functionName === '' ? '(anonymous)' : functionName} ${file}:${lineNumber + 1}`;
+}
+
+/**
+ * Self and inclusive time by function.
+ * @param cpuProfile - the profile
+ * @param top - lines per list
+ */
+export function summarizeProfile(cpuProfile: CpuProfile, top = 15): ProfileSummary {
+  const byId = new Map(cpuProfile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of cpuProfile.nodes) {
+    for (const child of node.children ?? []) {
+      parent.set(child, node.id);
+    }
+  }
+  const timeById = new Map<number, number>();
+  let total = 0;
+  cpuProfile.samples.forEach((id, i) => {
+    const dt = cpuProfile.timeDeltas[i] ?? 0;
+    total += dt;
+    timeById.set(id, (timeById.get(id) ?? 0) + dt);
+  });
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  for (const [id, time] of timeById) {
+    const node = byId.get(id);
+    if (node === undefined) {
+      continue;
+    }
+    const frame = frameOf(node);
+    self.set(frame, (self.get(frame) ?? 0) + time);
+    const seen = new Set<string>();
+    for (let current: number | undefined = id; current !== undefined; current = parent.get(current)) {
+      const ancestor = byId.get(current);
+      if (ancestor === undefined) {
+        break;
+      }
+      const key = frameOf(ancestor);
+      if (!seen.has(key)) {
+        seen.add(key);
+        inclusive.set(key, (inclusive.get(key) ?? 0) + time);
+      }
+    }
+  }
+  const lines = (map: Map<string, number>): ProfileLine[] =>
+    [...map]
+      .filter(([frame]) => !frame.startsWith('(root)') && !frame.startsWith('(program)') && !frame.startsWith('(idle)'))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([frame, time]) => ({ frame, percent: Math.round((time / total) * 1000) / 10 }));
+  return { totalMs: Math.round(total / 1000), self: lines(self), inclusive: lines(inclusive) };
+}
