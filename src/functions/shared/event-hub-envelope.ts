@@ -15,12 +15,12 @@
  *
  * The system properties are given back as MedTech sees `EventData.SystemProperties`: the AMQP annotations
  * (`x-opt-*`, `iothub-*`) without the five members the Functions extension adds for binding (`SequenceNumber`,
- * `Offset`, `OffsetString`, `PartitionKey`, `EnqueuedTimeUtc`), and with the date-typed annotations as dates again
- * (the host serialized them to strings; MedTech's envelope holds them as date tokens).
+ * `Offset`, `OffsetString`, `PartitionKey`, `EnqueuedTimeUtc`). The date-typed annotations, serialized to strings by
+ * the host, become date tokens again in the core's envelope (`toEnvelope`), as for every other transport.
  */
 import { Buffer } from 'node:buffer';
 
-import { DateToken, type DeviceEvent, type JsonValue, parseDotNetDateTime } from '../../pipeline';
+import { type DeviceEvent, type JsonValue, parseDotNetDateTime } from '../../pipeline';
 
 /** One trigger invocation's events and the partition they came from. */
 export interface EventHubBatch {
@@ -43,12 +43,6 @@ const BINDING_ONLY_SYSTEM_PROPERTIES: ReadonlySet<string> = new Set([
   'PartitionKey',
   'EnqueuedTimeUtc',
 ]);
-
-/** AMQP annotations the Event Hubs SDK gives MedTech as `DateTime` values. */
-const DATE_SYSTEM_PROPERTIES: ReadonlySet<string> = new Set(['x-opt-enqueued-time', 'iothub-enqueuedtime']);
-
-/** An ISO-8601 date-time as the host serializes a .NET `DateTime` (with or without zone). */
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?(?:Z|[+-]\d{2}:\d{2})?$/;
 
 /**
  * Zips the bodies of one trigger invocation with its metadata arrays.
@@ -127,29 +121,16 @@ function toSystemProperties(raw: Readonly<Record<string, unknown>> | undefined):
     if (BINDING_ONLY_SYSTEM_PROPERTIES.has(key)) {
       continue;
     }
-    const value = raw[key];
-    const date = DATE_SYSTEM_PROPERTIES.has(key) ? toDateToken(value) : undefined;
-    Object.defineProperty(result, key, { value: date ?? value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(result, key, { value: raw[key], enumerable: true, writable: true, configurable: true });
   }
   return result;
-}
-
-function toDateToken(value: unknown): DateToken | undefined {
-  if (value instanceof Date && !Number.isNaN(value.getTime())) {
-    return new DateToken({ epochMs: value.getTime(), subMsTicks: 0, kind: 'utc' });
-  }
-  if (typeof value === 'string' && ISO_DATE_TIME.test(value)) {
-    const instant = parseDotNetDateTime(value);
-    return instant === undefined ? undefined : new DateToken({ ...instant, kind: 'utc' });
-  }
-  return undefined;
 }
 
 /** The enqueued time as text the core parses (`DateTime.Parse`): host strings pass unchanged (7 digits kept). */
 function toIsoTime(value: unknown): string | undefined {
   if (typeof value === 'string') {
     const trimmed = value.trim();
-    return ISO_DATE_TIME.test(trimmed) ? trimmed : undefined;
+    return parseDotNetDateTime(trimmed) === undefined ? undefined : trimmed;
   }
   if (value instanceof Date) {
     return Number.isNaN(value.getTime()) ? undefined : value.toISOString();

@@ -12,6 +12,7 @@
 
 import { DateToken, instantFromEpochMs } from '../convert/instant';
 import { parseJsonBody, type JsonBodyOptions } from '../convert/json-body';
+import { parseDotNetDateTime } from '../convert/datetime-parse';
 import { parseNewtonsoftDate } from '../convert/newtonsoft-date';
 import type { DeviceEvent, Envelope, JsonValue } from '../model/device-event';
 
@@ -114,8 +115,32 @@ export function toEnvelope(event: DeviceEvent, options?: JsonBodyOptions): Envel
   return {
     Body,
     Properties: toPropertyObject(event.properties, 1),
-    SystemProperties: toPropertyObject(event.systemProperties, 1),
+    SystemProperties: withDateAnnotations(toPropertyObject(event.systemProperties, 1)),
   };
+}
+
+/** AMQP annotations the Event Hubs SDK gives MedTech as `DateTime` values (so its envelope holds date tokens). */
+const DATE_SYSTEM_PROPERTIES: readonly string[] = ['x-opt-enqueued-time', 'iothub-enqueuedtime'];
+
+/** An ISO-8601 date-time as hosts and tools serialize a .NET `DateTime` (with or without zone). */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,7})?(?:Z|[+-]\d{2}:\d{2})?$/;
+
+/**
+ * Date-typed system properties arrive as text from every transport we have (the Functions host serializes them, the
+ * local ingest endpoint and event files carry JSON); MedTech holds them as UTC date tokens. Turning them back here
+ * makes the Functions app, the local stack, replays and the debugger see the same envelope.
+ */
+function withDateAnnotations(system: Record<string, JsonValue>): Record<string, JsonValue> {
+  for (const key of DATE_SYSTEM_PROPERTIES) {
+    const value = Object.hasOwn(system, key) ? system[key] : undefined;
+    if (typeof value === 'string' && ISO_DATE_TIME.test(value)) {
+      const instant = parseDotNetDateTime(value);
+      if (instant !== undefined) {
+        system[key] = new DateToken({ ...instant, kind: 'utc' });
+      }
+    }
+  }
+  return system;
 }
 
 /**

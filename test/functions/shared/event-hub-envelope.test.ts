@@ -66,11 +66,14 @@ describe('toDeviceEvents', () => {
       'x-opt-offset',
       'x-opt-sequence-number',
     ]);
-    // Date-typed annotations are dates again, as the Event Hubs SDK hands them to MedTech.
-    expect(system['iothub-enqueuedtime']).toBeInstanceOf(DateToken);
-    expect((system['iothub-enqueuedtime'] as DateToken).instant.epochMs).toBe(Date.parse('2024-03-10T14:04:59.5Z'));
-    expect(system['x-opt-enqueued-time']).toBeInstanceOf(DateToken);
-    expect(system['iothub-connection-device-id']).toBe('device-1');
+    // Date-typed annotations are dates again in the envelope, as the Event Hubs SDK hands them to MedTech.
+    const envelope = toEnvelope(event!);
+    expect(envelope.SystemProperties['iothub-enqueuedtime']).toBeInstanceOf(DateToken);
+    expect((envelope.SystemProperties['iothub-enqueuedtime'] as DateToken).instant.epochMs).toBe(
+      Date.parse('2024-03-10T14:04:59.5Z'),
+    );
+    expect(envelope.SystemProperties['x-opt-enqueued-time']).toBeInstanceOf(DateToken);
+    expect(envelope.SystemProperties['iothub-connection-device-id']).toBe('device-1');
   });
 
   it('falls back to the system properties when the metadata arrays are missing', () => {

@@ -156,7 +156,9 @@ test('shows run errors by stage with the message index, and runs from the keyboa
   await page.selectOption('#resolution', 'Lookup');
   await page.focus('#events');
   await page.keyboard.press('Control+Enter');
-  await page.waitForFunction(`document.querySelectorAll('#errors-table tbody tr').length === 2`);
+  // Wait on the DOM through locators: a string predicate would be evaluated in the page, which its CSP forbids.
+  await page.locator('#errors-table tbody tr').nth(1).waitFor();
+  expect(await page.locator('#errors-table tbody tr').count()).toBe(2);
 
   const rows = [];
   for (const row of await page.locator('#errors-table tbody tr').all()) {
