@@ -58,6 +58,48 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/adapters/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/pipeline/*'], message: 'Import the core only through src/pipeline/index.ts.' },
+            { group: ['**/functions/**', '**/local/**'], message: 'Adapters are shared; they never import the hosts.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/functions/**/*.ts', 'src/index.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/pipeline/*'], message: 'Import the core only through src/pipeline/index.ts.' },
+            { group: ['**/local/**'], message: 'The Functions app does not depend on the local stack.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/local/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/pipeline/*'], message: 'Import the core only through src/pipeline/index.ts.' },
+            { group: ['**/functions/**'], message: 'The local stack does not depend on the Functions app.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -13,8 +13,8 @@
 import type { Bundle, Observation, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Clock, DebugError, DebugEvent, IdentityMode, MappingIssue, Measurement } from '../../pipeline';
 import { loadDeviceMapping, loadFhirMapping, runDebugSession, toPipelineError } from '../../pipeline';
-import type { EventsFileEntry } from '../../local/cli/events-file';
-import { toFileEvent } from '../../local/cli/events-file';
+import type { EventsFileEntry } from '../events/event-entry';
+import { toFileEvent } from '../events/event-entry';
 import { MemoryFhirStore } from '../fhir/memory-fhir-store';
 import type { MappingWarning } from './mapping-warnings';
 import { crossCheckWarnings } from './mapping-warnings';
