@@ -91,16 +91,27 @@ export function loadDeviceMapping(text: string, options: DeviceMappingOptions = 
   const schemaIssues = validateMappingSchema('device', canonical);
   const issues: MappingIssue[] = [];
   const failedChildren = new Set<number>();
+  // Members the schema found wrong; a missing member is reported at its object, which says nothing of the rest.
+  const reported: string[] = [];
   for (const issue of schemaIssues) {
     const child = typeof issue.path[1] === 'number' ? issue.path[1] : undefined;
     if (child !== undefined) {
       failedChildren.add(child);
     }
-    issues.push(issueAt(document, issue.code, issue.message, paths.original(issue.path), typeNameOf(canonical, child)));
+    const located = issueAt(
+      document,
+      issue.code,
+      issue.message,
+      paths.original(issue.path),
+      typeNameOf(canonical, child),
+    );
+    issues.push(located);
+    if (issue.missingMember !== true) {
+      reported.push(located.jsonPointer);
+    }
   }
   const templates: DeviceTemplate[] = [];
   const children = isJsonObject(canonical) && Array.isArray(canonical.template) ? canonical.template : [];
-  const reported = issues.map((i) => i.jsonPointer);
   children.forEach((child: unknown, index) => {
     const kind = isJsonObject(child) && typeof child.templateType === 'string' ? child.templateType : undefined;
     if (kind === undefined || !isDeviceTemplateKind(kind) || !isJsonObject(child) || !isJsonObject(child.template)) {

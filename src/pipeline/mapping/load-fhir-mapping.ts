@@ -87,6 +87,8 @@ export function loadFhirMapping(text: string): LoadResult<FhirMapping> {
   }
   const canonical = canonicalizeDocument(document.value, paths);
   const failed = new Set<number>();
+  // Members the schema found wrong; a missing member is reported at its object, which says nothing of the rest.
+  const reported: string[] = [];
   for (const issue of validateMappingSchema('fhir', canonical)) {
     const child = typeof issue.path[1] === 'number' ? issue.path[1] : undefined;
     if (child !== undefined) {
@@ -99,11 +101,13 @@ export function loadFhirMapping(text: string): LoadResult<FhirMapping> {
         ...document.locate(original),
       }),
     );
+    if (issue.missingMember !== true) {
+      reported.push(toJsonPointer(original));
+    }
   }
   const templates: CodeValueFhirTemplate[] = [];
   const seen = new Map<string, number>();
   const children: unknown[] = isJsonObject(canonical) && Array.isArray(canonical.template) ? canonical.template : [];
-  const reported = issues.map((i) => i.jsonPointer);
   children.forEach((child, index) => {
     if (!isJsonObject(child) || child.templateType !== 'CodeValueFhir' || !isJsonObject(child.template)) {
       return;

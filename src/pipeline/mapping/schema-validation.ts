@@ -12,6 +12,8 @@ export interface SchemaIssue {
   readonly path: JsonPath;
   readonly code: ErrorCode;
   readonly message: string;
+  /** True when the issue is a missing member: it is reported at the enclosing object, not about its contents. */
+  readonly missingMember?: boolean;
 }
 
 /** Which mapping schema to validate against. */
@@ -102,7 +104,12 @@ function translate(
   const value: unknown = error.data;
   switch (error.keyword) {
     case 'required':
-      return { path, code, message: `Required property '${String(params.missingProperty)}' not found in JSON.` };
+      return {
+        path,
+        code,
+        message: `Required property '${String(params.missingProperty)}' not found in JSON.`,
+        missingMember: true,
+      };
     case 'additionalProperties':
       return {
         path: [...path, String(params.additionalProperty)],
