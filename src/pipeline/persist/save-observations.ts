@@ -11,8 +11,11 @@
  * 4. Windows are built or merged in memory, each on its own: a failing window fails only its group. Unchanged
  *    Observations are not written.
  * 5. All changes go out in ONE `putMany` (`If-Match` on updates). Conflicts are read again (one search) and
- *    re-merged; a create that replaced a version another worker created in between folds that version back in
- *    (`readVersion` of its predecessor). At most `maxAttempts` writes per Observation.
+ *    re-merged. A create that found the Observation already there (another worker created it after our search) folds
+ *    back every earlier version (`readVersion` of n − 1 … 1), since our PUT replaced them; a create that failed with
+ *    a retryable error may still have been applied, so the Observation is read again and, if it exists, repaired the
+ *    same way. At most `maxAttempts` writes per Observation, and {@link REPAIR_ATTEMPTS} more while such a repair is
+ *    pending: the readings it folds back exist nowhere else but in the history.
  *
  * Running the same groups twice leaves the same state; the second run writes nothing.
  */
@@ -221,64 +224,92 @@ export async function saveObservationGroups(
         }),
       );
     } catch (error) {
-      for (const { target } of writes) {
-        deps.cache?.delete(target.identity.value);
-        failAll(target, error);
-      }
-      break;
+      results = writes.map(() => ({ ok: false, error: toPipelineError(error) }));
     }
 
     const conflicts: Target[] = [];
-    const races: { target: Target; plan: Plan; written: Observation; previous: string }[] = [];
+    const races: { target: Target; plan: Plan; written: Observation }[] = [];
+    const uncertain: { target: Target; error: PipelineError; blind: boolean }[] = [];
     writes.forEach(({ target, plan, blind }, i) => {
       const result = results[i];
+      // A pending repair holds readings that exist nowhere else but in the history: it gets more attempts.
+      const budget = target.recovered.length > 0 || blind ? maxAttempts + REPAIR_ATTEMPTS : maxAttempts;
       if (result === undefined) {
         failAll(target, new PipelineError(ErrorCode.Internal, 'The FHIR store returned fewer results than writes.'));
       } else if (result.ok) {
         const written = result.value.resource as Observation;
-        const previous = blind && !result.value.created ? previousVersion(written.meta?.versionId) : undefined;
         if (blind && !result.value.created) {
-          // Someone created it between our search and our PUT, and our PUT replaced their version.
+          // Our create found the Observation already there: our PUT replaced whatever was written since our search.
           metrics.count(Metric.FhirContention, 1, { stage: STAGE, resourceType: 'Observation' });
+          if (target.writes < budget && isSequentialVersion(written.meta?.versionId)) {
+            races.push({ target, plan, written });
+            return;
+          }
         }
-        if (previous !== undefined && target.writes < maxAttempts) {
-          races.push({ target, plan, written, previous });
-        } else {
-          finish(target, plan, written);
-        }
+        finish(target, plan, written);
       } else {
         deps.cache?.delete(target.identity.value);
+        const repairing = target.recovered.length > 0;
         if (result.error.code === ErrorCode.FhirConflict) {
           metrics.count(Metric.FhirContention, 1, { stage: STAGE, resourceType: 'Observation' });
-          if (target.writes < maxAttempts) {
+          if (!repairing && target.writes < maxAttempts) {
             conflicts.push(target);
             return;
           }
+        }
+        if ((blind || repairing) && result.error.retryable && target.writes < budget) {
+          // A create whose outcome is unknown (an attempt may have been applied, replacing someone's version, before
+          // the client lost the answer), or a repair that did not get through (conflict included): read what is
+          // there now, by id and with more patience than a plain conflict gets.
+          uncertain.push({ target, error: result.error, blind });
+          return;
         }
         failAll(target, result.error);
       }
     });
 
-    const recoveredRaces = await Promise.all(
-      races.map(async (race) => {
+    const repaired = await Promise.all([
+      ...races.map(async ({ target, plan, written }) => {
         try {
-          const replaced = await deps.store.readVersion('Observation', race.target.identity.id, race.previous);
-          if (replaced === undefined) {
-            // The replaced version is gone (deleted): nothing to fold back in.
-            finish(race.target, race.plan, race.written);
+          const replaced = await retried(() =>
+            readEarlierVersions(deps.store, target.identity.id, written.meta?.versionId),
+          );
+          if (replaced.length === 0) {
+            // The replaced versions are gone (deleted): nothing to fold back in.
+            finish(target, plan, written);
             return undefined;
           }
-          race.target.recovered.push(replaced);
-          race.target.stored = race.written;
-          race.target.base = undefined;
-          return race.target;
+          addRecovered(target, replaced);
+          target.stored = written;
+          target.base = undefined;
+          return target;
         } catch (error) {
-          failAll(race.target, error);
+          failAll(target, error);
           return undefined;
         }
       }),
-    );
-    pending = [...(await readStored(conflicts, deps, failAll)), ...recoveredRaces.filter((t) => t !== undefined)];
+      ...uncertain.map(async ({ target, error, blind }) => {
+        try {
+          const [current, earlier] = await retried(async () => {
+            const found = await deps.store.read('Observation', target.identity.id);
+            const versions =
+              found === undefined || !blind
+                ? []
+                : await readEarlierVersions(deps.store, target.identity.id, found.meta?.versionId);
+            return [found, versions] as const;
+          });
+          addRecovered(target, earlier);
+          target.stored = current;
+          target.base = current;
+          return target;
+        } catch {
+          // Still unreachable: the group fails with the write's error and is retried as a whole.
+          failAll(target, error);
+          return undefined;
+        }
+      }),
+    ]);
+    pending = [...(await readStored(conflicts, deps, failAll)), ...repaired.filter((t) => t !== undefined)];
   }
 
   const savedList = saved.filter((s): s is SavedGroup => s !== undefined);
@@ -424,11 +455,65 @@ function sameContent(a: Observation, b: Observation): boolean {
   return jsonEqual({ ...a, meta: undefined }, { ...b, meta: undefined });
 }
 
-/** The versionId before `versionId` when versions are counted 1, 2, 3… (Azure Health Data Services, HAPI). */
-function previousVersion(versionId: string | undefined): string | undefined {
-  if (versionId === undefined || !/^[1-9][0-9]*$/.test(versionId)) {
-    return undefined;
+/** Writes a target with a pending create-race repair may take beyond `maxAttempts`. */
+const REPAIR_ATTEMPTS = 5;
+
+/** Reads made at most (each with the store's own retries) to learn what a failed create or repair left behind. */
+const REPAIR_READS = 3;
+
+/** Runs a read up to {@link REPAIR_READS} times: what it learns exists nowhere else. */
+async function retried<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= REPAIR_READS) {
+        throw error;
+      }
+    }
   }
-  const n = Number(versionId);
-  return n > 1 ? String(n - 1) : undefined;
+}
+
+/** Adds versions to fold back in, once each. */
+function addRecovered(target: Target, versions: readonly Observation[]): void {
+  const known = new Set(target.recovered.map((v) => v.meta?.versionId));
+  for (const version of versions) {
+    if (!known.has(version.meta?.versionId)) {
+      target.recovered.push(version);
+      known.add(version.meta?.versionId);
+    }
+  }
+}
+
+/** Versions read back at most when repairing a create (a bound on a history that only contention makes long). */
+const MAX_REPAIRED_VERSIONS = 100;
+
+/** True for versionIds counted 1, 2, 3… (Azure Health Data Services, HAPI, the embedded server). */
+function isSequentialVersion(versionId: string | undefined): versionId is string {
+  return versionId !== undefined && /^[1-9][0-9]{0,14}$/.test(versionId);
+}
+
+/**
+ * Every version before `versionId`, newest first, down to version 1 or the first one that cannot be read (a deleted
+ * version, 410): ALL of them, not just `versionId − 1`. A create's PUT may have been applied more than once (the
+ * client retried after losing the answer) and others may have merged into the version it replaced, so the version
+ * right before ours can be our own; only the whole history since the Observation appeared is sure to hold every
+ * reading. Folding an older version is harmless: the newer content wins, older readings fill gaps. Empty when the
+ * versions are not counted 1, 2, 3…
+ */
+async function readEarlierVersions(
+  store: FhirStore,
+  id: string,
+  versionId: string | undefined,
+): Promise<Observation[]> {
+  if (!isSequentialVersion(versionId)) {
+    return [];
+  }
+  const newest = Number(versionId) - 1;
+  const count = Math.max(0, Math.min(newest, MAX_REPAIRED_VERSIONS));
+  const versions = await Promise.all(
+    Array.from({ length: count }, (_, i) => store.readVersion('Observation', id, String(newest - i))),
+  );
+  const gone = versions.indexOf(undefined);
+  return (gone < 0 ? versions : versions.slice(0, gone)) as Observation[];
 }
