@@ -116,7 +116,7 @@ function direct(d: number, at: number, reading: Record<string, number>): Uint8Ar
       patientId: patientId(d),
       measurementTime: new Date(at).toISOString(),
       ...reading,
-      battery: 0.5 + (d % 50) / 100,
+      batteryPercent: 50 + (d % 50),
       firmware: '2.4.1',
     }),
   );
@@ -132,9 +132,9 @@ function eventOf(kind: EventKind, i: number, d: number, at: number, enqueuedTime
     case EventKind.BloodPressure:
       return { body: direct(d, at, { systolic: 105 + v, diastolic: 65 + (v % 25) }), enqueuedTimeUtc };
     case EventKind.Glucose:
-      return { body: direct(d, at, { glucoseMmolL: 4 + v / 10 }), enqueuedTimeUtc };
+      return { body: direct(d, at, { glucoseMmolL: (40 + v) / 10 }), enqueuedTimeUtc };
     case EventKind.Temperature:
-      return { body: direct(d, at, { temperatureF: 97 + v / 10 }), enqueuedTimeUtc };
+      return { body: direct(d, at, { temperatureF: (970 + v) / 10 }), enqueuedTimeUtc };
     case EventKind.Steps:
       return { body: direct(d, at, { steps: 100 * v + d }), enqueuedTimeUtc };
     case EventKind.IotHub:

@@ -513,6 +513,79 @@ function parseFields(tokens: readonly Token[]): Parsed | undefined {
   return p;
 }
 
+/** The value of the `count` ASCII digits at `start`, or -1 when one of them is not a digit. */
+function digitsAt(s: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) {
+      return -1;
+    }
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * The fields of the one shape nearly every device and Event Hubs timestamp has, `yyyy-MM-ddTHH:mm:ss[.f…]` with
+ * an optional `Z` or `±hh:mm`, read by position without tokenizing. The fields are exactly those {@link parseFields}
+ * gathers for such a string (its `DX_YNN` date and ISO time path); anything else, including odd spacing or fewer
+ * time parts, gives `undefined` and takes the general path.
+ */
+function parseCanonicalIso(s: string): Parsed | undefined {
+  const length = s.length;
+  if (length < 19 || s.charCodeAt(4) !== 45 /* - */ || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 /* : */) {
+    return undefined;
+  }
+  const t = s.charCodeAt(10);
+  if ((t !== 84 /* T */ && t !== 116) /* t */ || s.charCodeAt(16) !== 58) {
+    return undefined;
+  }
+  const year = digitsAt(s, 0, 4);
+  const month = digitsAt(s, 5, 2);
+  const day = digitsAt(s, 8, 2);
+  const hour = digitsAt(s, 11, 2);
+  const minute = digitsAt(s, 14, 2);
+  const second = digitsAt(s, 17, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) {
+    return undefined;
+  }
+  let i = 19;
+  let fraction = 0;
+  if (i < length && s.charCodeAt(i) === 46 /* . */) {
+    const start = ++i;
+    while (i < length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) {
+      i++;
+    }
+    if (i === start || i - start > 9) {
+      return undefined;
+    }
+    fraction = fractionOf(s.slice(start, i));
+  }
+  const offsetMinutes = i < length ? isoZoneAt(s, i) : undefined;
+  if (offsetMinutes === null) {
+    return undefined;
+  }
+  return { year, month, day, hour, minute, second, fraction, timeMark: '', dayOfWeek: -1, offsetMinutes };
+}
+
+/** The zone that ends a canonical ISO string at `i`: `Z` → 0, `±hh:mm` → minutes east of UTC; `null` otherwise. */
+function isoZoneAt(s: string, i: number): number | null {
+  const zone = s.charCodeAt(i);
+  if (zone === 90 /* Z */ || zone === 122 /* z */) {
+    return i + 1 === s.length ? 0 : null;
+  }
+  if ((zone !== 43 /* + */ && zone !== 45) /* - */ || i + 6 !== s.length || s.charCodeAt(i + 3) !== 58 /* : */) {
+    return null;
+  }
+  const hours = digitsAt(s, i + 1, 2);
+  const minutes = digitsAt(s, i + 4, 2);
+  if (hours < 0 || minutes < 0 || minutes >= 60) {
+    return null;
+  }
+  return zone === 45 ? -(hours * 60 + minutes) : hours * 60 + minutes;
+}
+
 const MS_PER_DAY = 86_400_000;
 const MAX_OFFSET_MINUTES = 14 * 60;
 
@@ -526,13 +599,16 @@ export function parseDotNetDateTime(s: string): Instant | undefined {
   if (s.length === 0 || s.length > 256) {
     return undefined;
   }
-  const tokens = tokenize(s);
-  if (tokens.length === 0) {
-    return undefined;
-  }
-  const p = parseFields(tokens);
+  let p = parseCanonicalIso(s);
   if (p === undefined) {
-    return undefined;
+    const tokens = tokenize(s);
+    if (tokens.length === 0) {
+      return undefined;
+    }
+    p = parseFields(tokens);
+    if (p === undefined) {
+      return undefined;
+    }
   }
   let hour = p.hour;
   if (p.timeMark !== '') {

@@ -179,8 +179,9 @@ function collectBodyDates(body: JsonValue): Set<string> {
       }
     } else if (typeof value === 'object' && value !== null) {
       // Member values only: Newtonsoft never turns property names into dates.
-      for (const item of Object.values(value as Record<string, unknown>)) {
-        stack.push(item);
+      const object = value as Record<string, unknown>;
+      for (const key in object) {
+        stack.push(object[key]);
       }
     }
   }

@@ -46,7 +46,8 @@ export async function normalizeBatch(
   for (let index = 0; index < events.length; index++) {
     const event = events[index] as DeviceEvent;
     const pending = normalizer.normalize(event);
-    const result = normalizer.isAsync ? await pending : (pending as Exclude<typeof pending, Promise<unknown>>);
+    // Awaiting only real promises: even an asynchronous mapping answers most events synchronously.
+    const result = pending instanceof Promise ? await pending : pending;
     for (const measurement of result.measurements) {
       measurements.push(measurement);
     }

@@ -5,7 +5,7 @@ import type { Instant } from '../convert/instant';
 import { formatRoundTrip, instantFromEpochMs } from '../convert/instant';
 import { ErrorCode, PipelineError, toPipelineError } from '../errors';
 import type { DeviceMapping, DeviceTemplate, FieldExtraction } from '../mapping/device-template';
-import type { CompiledExpression } from '../mapping/expressions/expression';
+import type { CompiledExpression, SyncExpression } from '../mapping/expressions/expression';
 import type { DeviceEvent, Envelope } from '../model/device-event';
 import type { Measurement, MeasurementProperty } from '../model/measurement';
 import { createBodyDateIndex, toEnvelope } from './envelope';
@@ -27,7 +27,8 @@ export interface Normalizer {
   readonly isAsync: boolean;
   /**
    * Normalizes one event. Never throws: failures are returned with the measurements made before them.
-   * Returns a plain result when the mapping is synchronous, a promise otherwise.
+   * Returns a plain result when the mapping is synchronous; otherwise a promise when the event needed an
+   * asynchronous evaluation and a plain result when it did not (callers `await` either).
    * @param event - the event
    */
   normalize(event: DeviceEvent): NormalizeResult | Promise<NormalizeResult>;
@@ -59,41 +60,36 @@ export function createNormalizer(mapping: DeviceMapping, clock: Clock): Normaliz
     };
   };
 
-  const normalizeSync = (event: DeviceEvent): NormalizeResult => {
+  /**
+   * Normalizes synchronously for as long as the event needs no asynchronous expression: a template whose
+   * expressions are asynchronous (general JSONata) but whose type match selects nothing costs nothing extra. Only an
+   * event that reaches an asynchronous evaluation continues in {@link finishAsync}, from that template on, in the
+   * same order (so results and the first failure are the same as evaluating the whole event asynchronously).
+   */
+  const normalizeEvent = (event: DeviceEvent): NormalizeResult | Promise<NormalizeResult> => {
     const measurements: Measurement[] = [];
     let template: DeviceTemplate | undefined;
     try {
       const { envelope, context } = begin(event);
-      for (template of templates) {
-        const typeMatch = requireTypeMatch(template);
-        // A synchronous mapping holds only synchronous expressions.
-        for (const match of typeMatch.selectMany(envelope, context) as unknown[]) {
-          const scope = scopeOf(template, envelope, match);
-          measurements.push(extractMeasurement(template, context, (e) => e.selectOne(scope, context)));
+      for (let i = 0; i < templates.length; i++) {
+        const current = templates[i] as DeviceTemplate;
+        template = current;
+        const typeMatch = requireTypeMatch(current);
+        if (typeMatch.isAsync) {
+          return finishAsync(envelope, context, measurements, i, undefined);
         }
-      }
-      return { measurements };
-    } catch (error) {
-      return { measurements, error: attribute(error, template) };
-    }
-  };
-
-  const normalizeAsync = async (event: DeviceEvent): Promise<NormalizeResult> => {
-    const measurements: Measurement[] = [];
-    let template: DeviceTemplate | undefined;
-    try {
-      const { envelope, context } = begin(event);
-      for (template of templates) {
-        const typeMatch = requireTypeMatch(template);
-        const matches = typeMatch.isAsync
-          ? await typeMatch.selectMany(envelope, context)
-          : typeMatch.selectMany(envelope, context);
+        const matches = typeMatch.selectMany(envelope, context);
+        if (matches.length === 0) {
+          continue;
+        }
+        if (current.isAsync) {
+          return finishAsync(envelope, context, measurements, i, matches);
+        }
         for (const match of matches) {
-          const scope = scopeOf(template, envelope, match);
-          const evaluate = template.isAsync
-            ? await prefetch(template, scope, context)
-            : (e: CompiledExpression) => e.selectOne(scope, context);
-          measurements.push(extractMeasurement(template, context, evaluate));
+          const scope = scopeOf(current, envelope, match);
+          measurements.push(
+            extractMeasurement(current, context, (e) => (e as SyncExpression).selectOne(scope, context)),
+          );
         }
       }
       return { measurements };
@@ -102,7 +98,44 @@ export function createNormalizer(mapping: DeviceMapping, clock: Clock): Normaliz
     }
   };
 
-  return { isAsync, normalize: isAsync ? normalizeAsync : normalizeSync };
+  /**
+   * The rest of an event from template `from` on, awaiting asynchronous expressions.
+   * @param matches - the type match results of template `from` when already evaluated
+   */
+  const finishAsync = async (
+    envelope: Envelope,
+    context: EventContext,
+    measurements: Measurement[],
+    from: number,
+    matches: unknown[] | undefined,
+  ): Promise<NormalizeResult> => {
+    let template: DeviceTemplate | undefined;
+    try {
+      for (let i = from; i < templates.length; i++) {
+        const current = templates[i] as DeviceTemplate;
+        template = current;
+        const typeMatch = requireTypeMatch(current);
+        const selected =
+          i === from && matches !== undefined
+            ? matches
+            : typeMatch.isAsync
+              ? await typeMatch.selectMany(envelope, context)
+              : typeMatch.selectMany(envelope, context);
+        for (const match of selected) {
+          const scope = scopeOf(current, envelope, match);
+          const evaluate = current.isAsync
+            ? await prefetch(current, scope, context)
+            : (e: CompiledExpression) => e.selectOne(scope, context);
+          measurements.push(extractMeasurement(current, context, evaluate));
+        }
+      }
+      return { measurements };
+    } catch (error) {
+      return { measurements, error: attribute(error, template) };
+    }
+  };
+
+  return { isAsync, normalize: normalizeEvent };
 }
 
 /** The enqueued time of the event, or now (round-trip UTC form). */
@@ -209,11 +242,7 @@ function extractString(
   context: EventContext,
   evaluate: Evaluate,
 ): string | null {
-  return extract(template, field, evaluate, (token) => {
-    const value = tokenToDotNetString(token, context.isBodyDate);
-    // A null, or for a required field a blank, value does not count as found (§6.2); an optional "" is kept (§6.3).
-    return value === null || (field.required && value.trim() === '') ? undefined : value;
-  });
+  return extract(template, field, context, evaluate, toStringValue);
 }
 
 function extractInstant(
@@ -222,16 +251,26 @@ function extractInstant(
   context: EventContext,
   evaluate: Evaluate,
 ): Instant | null {
-  return extract(template, field, evaluate, (token) => {
-    if (token === null) {
-      return undefined;
-    }
-    const instant = tokenToInstant(token, context.isBodyDate);
-    if (instant === undefined) {
-      throw new PipelineError(ErrorCode.ValueConversionFailed, 'the value could not be converted to a date and time');
-    }
-    return instant;
-  });
+  return extract(template, field, context, evaluate, toInstantValue);
+}
+
+/** A token as a field's string; `undefined` when it does not count as found. */
+function toStringValue(token: unknown, field: FieldExtraction, context: EventContext): string | undefined {
+  const value = tokenToDotNetString(token, context.isBodyDate);
+  // A null, or for a required field a blank, value does not count as found (§6.2); an optional "" is kept (§6.3).
+  return value === null || (field.required && value.trim() === '') ? undefined : value;
+}
+
+/** A token as a timestamp; `undefined` for null; throws when it cannot be read as a date and time. */
+function toInstantValue(token: unknown, _field: FieldExtraction, context: EventContext): Instant | undefined {
+  if (token === null) {
+    return undefined;
+  }
+  const instant = tokenToInstant(token, context.isBodyDate);
+  if (instant === undefined) {
+    throw new PipelineError(ErrorCode.ValueConversionFailed, 'the value could not be converted to a date and time');
+  }
+  return instant;
 }
 
 /**
@@ -242,8 +281,9 @@ function extractInstant(
 function extract<T>(
   template: DeviceTemplate,
   field: FieldExtraction,
+  context: EventContext,
   evaluate: Evaluate,
-  convert: (token: unknown) => T | undefined,
+  convert: (token: unknown, field: FieldExtraction, context: EventContext) => T | undefined,
 ): T | null {
   if (field.candidates.length === 0) {
     if (field.required) {
@@ -259,7 +299,7 @@ function extract<T>(
     }
     let value: T | undefined;
     try {
-      value = convert(token);
+      value = convert(token, field, context);
     } catch (error) {
       const reason = error instanceof Error ? error.message : 'conversion failed';
       (failures ??= []).push(

@@ -1,7 +1,8 @@
 /**
  * JMESPath expressions as MedTech evaluates them (JmesPath.Net 1.0.205 plus MedTech's custom functions,
  * medtech-reference §3.3, §5.1, §5.2), on `@jmespath-community/jmespath`: parsed once when a mapping loads, then
- * `TreeInterpreter.search` per evaluation.
+ * evaluated by closures compiled from the AST (jmespath-compile.ts), or by `TreeInterpreter.search` for the rare
+ * node types those do not cover.
  *
  * The community library accepts more than JmesPath.Net 1.0.205 did: arithmetic operators, `$` root references,
  * `let` variables, the ternary operator and extra functions (`lower`, `split`, …). Mappings using them are rejected
@@ -20,6 +21,7 @@ import type { JSONValue } from '@jmespath-community/jmespath';
 import { ErrorCode, PipelineError } from '../../errors';
 import { ExpressionLanguage } from './expression';
 import type { SyncExpression } from './expression';
+import { compileJmesNode } from './jmespath-compile';
 import { MEDTECH_JMESPATH_FUNCTIONS, registerJmesPathFunctions } from './jmespath-functions';
 
 registerJmesPathFunctions();
@@ -264,11 +266,13 @@ export function compileJmesPath(source: string): SyncExpression {
   validate(ast, source);
 
   const shape = shapeOf(ast);
+  // Compiled to closures where the AST allows (nearly every mapping expression); the library's interpreter otherwise.
+  const compiled = shape === 'dynamic' ? undefined : compileJmesNode(ast);
+  const run = compiled ?? ((scope: unknown): unknown => search(ast, scope));
+  const projection = shape === 'projection';
   const evaluate = (scope: unknown): Evaluation => {
     try {
-      return shape === 'dynamic'
-        ? evaluateDynamic(ast, scope)
-        : { value: search(ast, scope), projection: shape === 'projection' };
+      return shape === 'dynamic' ? evaluateDynamic(ast, scope) : { value: run(scope), projection };
     } catch (error) {
       throw evaluationError(source, error);
     }

@@ -28,13 +28,33 @@ type Test = (token: unknown, root: unknown) => boolean;
 
 /**
  * Scratch stack shared by all traversals. Scans nest (a filter inside a scan starts its own scan), each working
- * above the part in use and restoring the length it found. {@link resetScratch} clears it after every evaluation.
+ * above the part in use and restoring the height it found. The array only grows: its height is `top`, not its
+ * length, because an array that shrinks (`pop`, `length = n`) gives its storage back and must allocate it again on
+ * the next evaluation. Slots above `top` are cleared, so no document stays referenced.
  */
 const scratch: unknown[] = [];
+let top = 0;
+
+function push(value: unknown): void {
+  scratch[top++] = value;
+}
+
+function pop(): unknown {
+  const value = scratch[--top];
+  scratch[top] = undefined;
+  return value;
+}
+
+/** Drops everything above `height`. */
+function truncate(height: number): void {
+  while (top > height) {
+    scratch[--top] = undefined;
+  }
+}
 
 /** Empties the traversal stack (after an evaluation, also one that threw), so no document stays referenced. */
 export function resetScratch(): void {
-  scratch.length = 0;
+  truncate(0);
 }
 
 /** The final step: hands every token to the sink. */
@@ -243,18 +263,21 @@ function pushChildPairs(token: unknown): void {
   }
   if (Array.isArray(token)) {
     for (let i = token.length - 1; i >= 0; i--) {
-      scratch.push(undefined, token[i]);
+      push(undefined);
+      push(token[i]);
     }
   } else if (token instanceof PropertyToken) {
-    scratch.push(undefined, token.value);
+    push(undefined);
+    push(token.value);
   } else {
-    const from = scratch.length;
+    const from = top;
     const object = token as JsonObject;
     for (const name in object) {
       if (Object.prototype.hasOwnProperty.call(object, name)) {
         const value = object[name];
         if (value !== undefined) {
-          scratch.push(name, value);
+          push(name);
+          push(value);
         }
       }
     }
@@ -263,7 +286,7 @@ function pushChildPairs(token: unknown): void {
 }
 
 function reversePairs(from: number): void {
-  for (let i = from, j = scratch.length - 2; i < j; i += 2, j -= 2) {
+  for (let i = from, j = top - 2; i < j; i += 2, j -= 2) {
     const name = scratch[i];
     const value = scratch[i + 1];
     scratch[i] = scratch[j];
@@ -280,21 +303,21 @@ function reversePairs(from: number): void {
 function scanMembers(names: readonly string[], next: Step): Step {
   const single = names.length === 1 ? (names[0] as string) : undefined;
   return (token, root, sink) => {
-    const base = scratch.length;
+    const base = top;
     pushChildPairs(token);
-    while (scratch.length > base) {
-      const value = scratch.pop();
-      const name = scratch.pop();
+    while (top > base) {
+      const value = pop();
+      const name = pop();
       if (typeof name === 'string') {
         if (single !== undefined) {
           if (name === single && next(value, root, sink)) {
-            scratch.length = base;
+            truncate(base);
             return true;
           }
         } else {
           for (const wanted of names) {
             if (name === wanted && next(value, root, sink)) {
-              scratch.length = base;
+              truncate(base);
               return true;
             }
           }
@@ -312,13 +335,13 @@ function scanAll(next: Step): Step {
     if (next(token, root, sink)) {
       return true;
     }
-    const base = scratch.length;
+    const base = top;
     pushChildPairs(token);
-    while (scratch.length > base) {
-      const value = scratch.pop();
-      scratch.pop();
+    while (top > base) {
+      const value = pop();
+      pop();
       if (next(value, root, sink)) {
-        scratch.length = base;
+        truncate(base);
         return true;
       }
       pushChildPairs(value);
@@ -375,12 +398,12 @@ function filterDescendants(predicate: Predicate, next: Step): Step {
     if (!isContainer(token)) {
       return test(token, root) && next(token, root, sink);
     }
-    const base = scratch.length;
-    scratch.push(token);
-    while (scratch.length > base) {
-      const node = scratch.pop();
+    const base = top;
+    push(token);
+    while (top > base) {
+      const node = pop();
       if (test(node, root) && next(node, root, sink)) {
-        scratch.length = base;
+        truncate(base);
         return true;
       }
       if (typeof node !== 'object' || node === null) {
@@ -390,25 +413,25 @@ function filterDescendants(predicate: Predicate, next: Step): Step {
         for (let i = node.length - 1; i >= 0; i--) {
           const child: unknown = node[i];
           if (testPrimitives || isContainer(child)) {
-            scratch.push(child);
+            push(child);
           }
         }
       } else if (node instanceof PropertyToken) {
         if (testPrimitives || isContainer(node.value)) {
-          scratch.push(node.value);
+          push(node.value);
         }
       } else if (!(node instanceof DateToken)) {
-        const from = scratch.length;
+        const from = top;
         const object = node as JsonObject;
         for (const name in object) {
           if (Object.prototype.hasOwnProperty.call(object, name)) {
             const child = object[name];
             if (child !== undefined && (testPrimitives || isContainer(child))) {
-              scratch.push(child);
+              push(child);
             }
           }
         }
-        for (let i = from, j = scratch.length - 1; i < j; i++, j--) {
+        for (let i = from, j = top - 1; i < j; i++, j--) {
           const swap = scratch[i];
           scratch[i] = scratch[j];
           scratch[j] = swap;
@@ -424,20 +447,21 @@ function filterDescendantsWithMembers(test: Test, testPrimitives: boolean, next:
     if (!isContainer(token)) {
       return test(token, root) && next(token, root, sink);
     }
-    const base = scratch.length;
-    scratch.push(undefined, token);
-    while (scratch.length > base) {
-      const value = scratch.pop();
-      const name = scratch.pop();
+    const base = top;
+    push(undefined);
+    push(token);
+    while (top > base) {
+      const value = pop();
+      const name = pop();
       if (typeof name === 'string') {
         const property = new PropertyToken(name, value);
         if (test(property, root) && next(property, root, sink)) {
-          scratch.length = base;
+          truncate(base);
           return true;
         }
       }
       if ((testPrimitives || isContainer(value)) && test(value, root) && next(value, root, sink)) {
-        scratch.length = base;
+        truncate(base);
         return true;
       }
       pushChildPairs(value);

@@ -61,14 +61,17 @@ export function compileJsonPath(source: string): JsonPathExpression {
   }
 }
 
-/** Collects all tokens of a select-many. */
+/**
+ * Collects all tokens of a select-many. One per compiled expression, reused (evaluations are synchronous and never
+ * nested); the array is made on the first token, so a scan that selects nothing allocates nothing but its result.
+ */
 class AllTokensSink implements Sink {
-  readonly tokens: unknown[] = [];
+  tokens: unknown[] | undefined = undefined;
   emit(token: unknown): boolean {
     if (token instanceof PropertyToken) {
       throw memberSelected();
     }
-    this.tokens.push(token);
+    (this.tokens ??= []).push(token);
     return false;
   }
 }
@@ -111,6 +114,7 @@ class CompiledJsonPath implements JsonPathExpression {
   private readonly getter: Getter | undefined;
   private readonly step: Step;
   private readonly single: SingleTokenSink;
+  private readonly all = new AllTokensSink();
 
   constructor(source: string, getter: Getter | undefined, step: Step) {
     this.source = source;
@@ -128,14 +132,15 @@ class CompiledJsonPath implements JsonPathExpression {
         throw this.translate(error, 'JsonTokens');
       }
     }
+    const sink = this.all;
     try {
       setBodyDatePredicate(options?.isBodyDate);
-      const sink = new AllTokensSink();
       this.step(scope, scope, sink);
-      return sink.tokens;
+      return sink.tokens ?? [];
     } catch (error) {
       throw this.translate(error, 'JsonTokens');
     } finally {
+      sink.tokens = undefined;
       setBodyDatePredicate(undefined);
       resetScratch();
     }
