@@ -13,6 +13,8 @@ import { startSeededServer } from './fhir';
 /** A server in a child process. */
 export interface ServerProcess {
   readonly url: string;
+  /** CPU time the server process has used so far, in ms. */
+  cpuMs(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,13 @@ export function startServerProcess(devices: number): Promise<ServerProcess> {
     child.once('message', (message: { url: string }) => {
       resolve({
         url: message.url,
+        cpuMs: () =>
+          new Promise((answer) => {
+            child.once('message', (reply: { cpuMs: number }) => {
+              answer(reply.cpuMs);
+            });
+            child.send('cpu');
+          }),
         close: async () => {
           child.disconnect();
           await exited;
@@ -47,6 +56,10 @@ export function startServerProcess(devices: number): Promise<ServerProcess> {
 if (require.main === module && process.send !== undefined) {
   void startSeededServer(Number(process.argv[2])).then((server) => {
     process.send?.({ url: server.url });
+    process.on('message', () => {
+      const used = process.cpuUsage();
+      process.send?.({ cpuMs: (used.user + used.system) / 1000 });
+    });
     process.once('disconnect', () => {
       void server.close().then(() => process.exit(0));
     });

@@ -40,21 +40,29 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
 }
 
+/** Lets a timed run mark the end of its cold start. */
+export interface Stopwatch {
+  /** Everything after this call counts as steady state. */
+  lap(): void;
+}
+
 /** One side of a comparison: does `units` units of work per call (events, requests…). */
 export interface Side {
   readonly name: string;
   /** Units of work one call does. */
   readonly units: number;
+  /** Units done before the run calls {@link Stopwatch.lap}, if it does. */
+  readonly coldUnits?: number;
   /** Runs before each timed call, untimed (e.g. a fresh server). */
   readonly setUp?: () => Promise<void> | void;
   /** The timed work. */
-  readonly run: () => unknown;
+  readonly run: (stopwatch: Stopwatch) => unknown;
   /** Runs after each timed call, untimed. */
   readonly tearDown?: () => Promise<void> | void;
 }
 
-/** The outcome of {@link compare}. */
-export interface Comparison {
+/** Rates of the two sides and their ratio, over rounds. */
+export interface RatioSummary {
   /** Units per second of side A (median over rounds) and its spread. */
   readonly a: Spread;
   /** Units per second of side B. */
@@ -66,6 +74,12 @@ export interface Comparison {
    * wall-clock time but not this process's CPU time, so when the two ratios disagree the machine was busy.
    */
   readonly cpuRatio: Spread;
+}
+
+/** The outcome of {@link compare}. */
+export interface Comparison extends RatioSummary {
+  /** The same after both sides' laps, when both sides lap: the steady state without the cold start. */
+  readonly steady?: RatioSummary;
   readonly rounds: number;
 }
 
@@ -74,17 +88,46 @@ interface Timing {
   readonly rate: number;
   /** Units per CPU second of this process (all threads). */
   readonly cpuRate: number;
+  /** The same from the lap on. */
+  readonly steady?: { readonly rate: number; readonly cpuRate: number };
+}
+
+function cpuMicros(): number {
+  const used = process.cpuUsage();
+  return used.user + used.system;
 }
 
 async function timed(side: Side): Promise<Timing> {
   await side.setUp?.();
-  const cpu = process.cpuUsage();
+  let lapMs: number | undefined;
+  let lapCpu = 0;
+  const stopwatch: Stopwatch = {
+    lap: () => {
+      lapMs = performance.now();
+      lapCpu = cpuMicros();
+    },
+  };
+  const cpu = cpuMicros();
   const started = performance.now();
-  await side.run();
-  const ms = performance.now() - started;
-  const used = process.cpuUsage(cpu);
+  await side.run(stopwatch);
+  const ended = performance.now();
+  const endCpu = cpuMicros();
   await side.tearDown?.();
-  return { rate: (side.units / ms) * 1000, cpuRate: (side.units / (used.user + used.system)) * 1e6 };
+  const timing = { rate: (side.units / (ended - started)) * 1000, cpuRate: (side.units / (endCpu - cpu)) * 1e6 };
+  if (lapMs === undefined || side.coldUnits === undefined) {
+    return timing;
+  }
+  const units = side.units - side.coldUnits;
+  return { ...timing, steady: { rate: (units / (ended - lapMs)) * 1000, cpuRate: (units / (endCpu - lapCpu)) * 1e6 } };
+}
+
+function summarize(ta: readonly { rate: number; cpuRate: number }[], tb: typeof ta): RatioSummary {
+  return {
+    a: spread(ta.map((t) => t.rate)),
+    b: spread(tb.map((t) => t.rate)),
+    ratio: spread(ta.map((t, i) => t.rate / (tb[i] as Timing).rate)),
+    cpuRatio: spread(ta.map((t, i) => t.cpuRate / (tb[i] as Timing).cpuRate)),
+  };
 }
 
 /**
@@ -98,30 +141,23 @@ export async function compare(a: Side, b: Side, options: { rounds: number; warmU
     await timed(a);
     await timed(b);
   }
-  const rateA: number[] = [];
-  const rateB: number[] = [];
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
+  const timesA: Timing[] = [];
+  const timesB: Timing[] = [];
   for (let round = 0; round < options.rounds; round++) {
-    let ta: Timing;
-    let tb: Timing;
     if (round % 2 === 0) {
-      ta = await timed(a);
-      tb = await timed(b);
+      timesA.push(await timed(a));
+      timesB.push(await timed(b));
     } else {
-      tb = await timed(b);
-      ta = await timed(a);
+      timesB.push(await timed(b));
+      timesA.push(await timed(a));
     }
-    rateA.push(ta.rate);
-    rateB.push(tb.rate);
-    ratios.push(ta.rate / tb.rate);
-    cpuRatios.push(ta.cpuRate / tb.cpuRate);
   }
+  const steadyA = timesA.map((t) => t.steady);
+  const steadyB = timesB.map((t) => t.steady);
+  const bothLapped = steadyA.every((t) => t !== undefined) && steadyB.every((t) => t !== undefined);
   return {
-    a: spread(rateA),
-    b: spread(rateB),
-    ratio: spread(ratios),
-    cpuRatio: spread(cpuRatios),
+    ...summarize(timesA, timesB),
+    ...(bothLapped ? { steady: summarize(steadyA, steadyB) } : {}),
     rounds: options.rounds,
   };
 }

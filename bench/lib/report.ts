@@ -119,9 +119,11 @@ function spreadText(s: { min: number; max: number }): string {
 }
 
 function endToEndRows(name: string, w: EndToEndWorkloadResult): string[] {
+  const cold = w.withColdStart;
+  const requests = w.requestsPer1000Events;
   return [
-    `| End to end, ${name}: pipeline / direct writes | ${n(w.eventsPerSec)} / ${n(w.directWritesEventsPerSec)} events/s | ratio ${sig(w.ratio, 2)} (rounds ${spreadText(w.ratioSpread)}; CPU-time ratio ${sig(w.cpuTimeRatio.median, 2)}) | ≥ 0.8 | ${met(w.ratio >= 0.8)} |`,
-    `| FHIR requests per 1,000 events, ${name} | ${n(w.requestsPer1000Events.requests)} requests, ${n(w.requestsPer1000Events.entries)} entries | writes ${n(w.requestsPer1000Events.observationWrites)} (changed Observations ${n(w.requestsPer1000Events.changedObservations)}), Observation searches ${n(w.requestsPer1000Events.observationSearches)}, Device look-ups ${n(w.requestsPer1000Events.identityLookups)} | writes ≤ changed | ${met(w.requestsPer1000Events.observationWrites <= w.requestsPer1000Events.changedObservations)} |`,
+    `| End to end, ${name}: pipeline / direct writes | ${n(w.eventsPerSec)} / ${n(w.directWritesEventsPerSec)} events/s | ratio ${sig(w.ratio, 2)} (rounds ${spreadText(w.ratioSpread)}; CPU time ${sig(w.cpuTimeRatio.median, 2)}); with the cold start ${sig(cold.ratio, 2)} (CPU time ${sig(cold.cpuTimeRatio.median, 2)}) | ≥ 0.8 | ${met(w.ratio >= 0.8)} |`,
+    `| FHIR requests per 1,000 events, ${name} | ${n(requests.requests)} requests, ${n(requests.entries)} entries | writes ${n(requests.observationWrites)} (changed Observations ${n(requests.changedObservations)}), Observation searches ${n(requests.observationSearches)}, Device look-ups ${n(requests.identityLookups)} | writes ≤ changed | ${met(requests.observationWrites <= requests.changedObservations)} |`,
   ];
 }
 

@@ -7,6 +7,7 @@ import type { Observation } from '@medplum/fhirtypes';
 import { compareInstants, formatRoundTrip } from '../convert/instant';
 import type { WindowBounds } from '../group/window';
 import type { CodeValueFhirTemplate } from '../mapping/fhir-template';
+import { cloneJson } from './clone-json';
 import { amendIfChanged, boundText, findComponent, storedEffectivePeriod, type MergeResult } from './merge-observation';
 import { combineStoredValue, relayoutSampledData } from './observation-values';
 
@@ -22,7 +23,7 @@ import { combineStoredValue, relayoutSampledData } from './observation-values';
  */
 export function foldObservation(template: CodeValueFhirTemplate, base: Observation, other: Observation): MergeResult {
   const ctx = { template: template.typeName };
-  const merged = structuredClone(base);
+  const merged = cloneJson(base);
   const basePeriod = storedEffectivePeriod(base, template.typeName);
   const otherPeriod = storedEffectivePeriod(other, template.typeName);
   const period: WindowBounds = {
@@ -45,7 +46,7 @@ export function foldObservation(template: CodeValueFhirTemplate, base: Observati
         relayoutSampledData(ours, component.value, basePeriod.start, period, ctx);
       }
     } else if (ours === undefined) {
-      const added = structuredClone(theirs);
+      const added = cloneJson(theirs);
       relayoutSampledData(added, component.value, otherPeriod.start, period, ctx);
       (merged.component ??= []).push(added);
     } else {

@@ -11,6 +11,7 @@ import type { CodeValueFhirTemplate } from '../mapping/fhir-template';
 import type { MeasurementGroup } from '../model/measurement-group';
 import { resolveCategory, resolveCode } from './build-observation';
 import { parseFhirDateTime } from './fhir-date-time';
+import { cloneJson } from './clone-json';
 import { jsonEqual } from './json-equal';
 import { SERVICE_SYSTEM } from './observation-identity';
 import { mergeIntoValue, relayoutSampledData, setNewValue } from './observation-values';
@@ -48,7 +49,7 @@ export function mergeObservation(
     });
   }
   const ctx = { template: template.typeName };
-  const merged = structuredClone(stored);
+  const merged = cloneJson(stored);
 
   delete merged.category;
   if (template.category !== undefined && template.category.length > 0) {

@@ -21,6 +21,7 @@ import type {
 } from '../mapping/fhir-template';
 import { compareInstants, type Instant } from '../convert/instant';
 import type { WindowBounds } from '../group/window';
+import { cloneJson } from './clone-json';
 import { parseDecimalValue } from './decimal-value';
 import { buildSampledData, mergeTimeValues, sampledDataToTimeValues, type TimedValue } from './sampled-data';
 
@@ -166,7 +167,7 @@ export function combineStoredValue(
   }
   if (template.valueType !== 'SampledData' || otherKey !== 'valueSampledData') {
     if (targetKey === undefined) {
-      replaceValue(target, otherKey, structuredClone(other[otherKey]) as NonNullable<ValueHolder[typeof otherKey]>);
+      replaceValue(target, otherKey, cloneJson(other[otherKey]) as NonNullable<ValueHolder[typeof otherKey]>);
     }
     return;
   }
@@ -177,7 +178,7 @@ export function combineStoredValue(
     sd.data === undefined || sd.data.trim() === '' ? [] : sampledDataToTimeValues(sd.data, start, periodMs);
   const merged = mergeTimeValues(decode(theirs, otherStart), ours === undefined ? [] : decode(ours, targetStart));
   target.valueSampledData = {
-    ...(ours ?? structuredClone(theirs)),
+    ...(ours ?? cloneJson(theirs)),
     data: buildSampledData(merged, mergedPeriod.start, mergedPeriod.end, periodMs),
   };
 }

@@ -4,7 +4,7 @@
  * last value of each slot, `E` for empty slots, tokens joined by single spaces with trailing white space trimmed.
  * Values are inserted verbatim.
  */
-import { addMilliseconds, compareInstants, type Instant } from '../convert/instant';
+import { addMilliseconds, compareInstants, MAX_EPOCH_MS, type Instant } from '../convert/instant';
 
 /** One value of a measurement property at its occurrence time. */
 export interface TimedValue {
@@ -28,14 +28,52 @@ export function buildSampledData(
   end: Instant,
   periodMs: number,
 ): string {
+  // Near the end of the .NET range the instant arithmetic reports the overflow as MedTech would.
+  if (!Number.isInteger(periodMs) || periodMs <= 0 || end.epochMs + 2 * periodMs > MAX_EPOCH_MS) {
+    return buildSampledDataByInstants(values, start, end, periodMs);
+  }
+  // Whole-millisecond slots: slot k starts at start + k·period with start's sub-millisecond ticks, so slot bounds are
+  // plain numbers and no instant is made per slot.
+  const ticks = start.subMsTicks;
+  let out = '';
+  let i = 0;
+  for (let slot = start.epochMs; slot < end.epochMs || (slot === end.epochMs && ticks <= end.subMsTicks);) {
+    const next = slot + periodMs;
+    let value: string | undefined;
+    // Like MedTech, a value earlier than the current slot stops consumption; callers never pass one (the encoded
+    // range always starts at or before the earliest value).
+    for (
+      let v = values[i];
+      v !== undefined && compareToSlot(v.time, slot, ticks) >= 0 && compareToSlot(v.time, next, ticks) < 0;
+      v = values[i]
+    ) {
+      value = v.value;
+      i++;
+    }
+    out += (value ?? EMPTY_SLOT) + ' ';
+    slot = next;
+  }
+  return trimEndDotNet(out);
+}
+
+/** {@link compareInstants} of an instant and the slot bound `(epochMs, ticks)`. */
+function compareToSlot(time: Instant, epochMs: number, ticks: number): number {
+  return time.epochMs !== epochMs ? time.epochMs - epochMs : time.subMsTicks - ticks;
+}
+
+/** {@link buildSampledData} by instant arithmetic, for fractional periods and the edge of the .NET range. */
+function buildSampledDataByInstants(
+  values: readonly TimedValue[],
+  start: Instant,
+  end: Instant,
+  periodMs: number,
+): string {
   let out = '';
   let i = 0;
   let current = start;
   let next = addMilliseconds(current, periodMs);
   while (compareInstants(current, end) <= 0) {
     let value: string | undefined;
-    // Like MedTech, a value earlier than the current slot stops consumption; callers never pass one (the encoded
-    // range always starts at or before the earliest value).
     for (
       let v = values[i];
       v !== undefined && compareInstants(v.time, current) >= 0 && compareInstants(v.time, next) < 0;
@@ -60,12 +98,26 @@ export function buildSampledData(
  */
 export function sampledDataToTimeValues(data: string, start: Instant, periodMs: number): TimedValue[] {
   const out: TimedValue[] = [];
-  let time = start;
-  for (const token of data.split(' ')) {
-    if (token !== EMPTY_SLOT) {
-      out.push({ time, value: token });
+  const tokens = data.split(' ');
+  if (!Number.isInteger(periodMs) || periodMs <= 0 || start.epochMs + tokens.length * periodMs > MAX_EPOCH_MS) {
+    let time = start;
+    for (const token of tokens) {
+      if (token !== EMPTY_SLOT) {
+        out.push({ time, value: token });
+      }
+      time = addMilliseconds(time, periodMs);
     }
-    time = addMilliseconds(time, periodMs);
+    return out;
+  }
+  // Whole-millisecond slots within range: an instant is made only for the slots that hold a value.
+  for (let k = 0; k < tokens.length; k++) {
+    const token = tokens[k] as string;
+    if (token !== EMPTY_SLOT) {
+      out.push({
+        time: { epochMs: start.epochMs + k * periodMs, subMsTicks: start.subMsTicks, kind: start.kind },
+        value: token,
+      });
+    }
   }
   return out;
 }
