@@ -3,11 +3,13 @@
  * that one suite's JIT state and heap do not colour the next one's numbers; this process collects the results,
  * writes `bench/results/latest.json` and the generated table of `docs/performance.md`, and prints a summary.
  *
- *   node dist/bench/bench/run.js [--quick] [--only normalize,endToEnd,latency,memory,scale,micro]
+ *   node dist/bench/bench/run.js [--quick] [--profile] [--only normalize,endToEnd,latency,memory,scale,micro]
  *
  * `--quick` is a smoke run (small sizes, few rounds, about two minutes): its results go to
  * `bench/results/quick.tmp` and the docs are left alone. `--only` runs some suites and merges their results into
- * the existing latest.json.
+ * the existing latest.json. `--profile` also records CPU profiles of the engine's normalize loop and of the pipeline
+ * side of the end-to-end runs (after the timed rounds) to `dist/bench/profiles/*.cpuprofile` (open them in Chrome
+ * DevTools or VS Code) and adds the heaviest functions to the results.
  */
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { ROOT } from './lib/mappings';
 import type { BenchResults, MachineInfo } from './lib/report';
 import { buildResults, machineInfo, renderTable, updateDoc } from './lib/report';
+import type { SuiteOptions } from './lib/suite';
 import { runEndToEnd } from './suites/end-to-end';
 import { runLatency } from './suites/latency';
 import { runMemory } from './suites/memory';
@@ -25,7 +28,7 @@ import { runMicro } from './suites/micro';
 import { runNormalize } from './suites/normalize';
 import { runScale } from './suites/scale';
 
-type Suite = (options: { quick: boolean }) => Promise<unknown>;
+type Suite = (options: SuiteOptions) => Promise<unknown>;
 
 /** The suites, in running order. */
 const SUITES: Readonly<Record<string, Suite>> = {
@@ -38,11 +41,13 @@ const SUITES: Readonly<Record<string, Suite>> = {
 };
 
 const RESULTS = join(ROOT, 'bench', 'results');
+const PROFILES = join(ROOT, 'dist', 'bench', 'profiles');
 
 /** Runs one suite in a child process and returns what it sent back. */
-function runChild(name: string, quick: boolean): Promise<unknown> {
+function runChild(name: string, quick: boolean, profile: boolean): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = fork(__filename, ['--suite', name, ...(quick ? ['--quick'] : [])], {
+    const flags = [...(quick ? ['--quick'] : []), ...(profile ? ['--profile'] : [])];
+    const child = fork(__filename, ['--suite', name, ...flags], {
       execArgv: ['--expose-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -64,14 +69,14 @@ function runChild(name: string, quick: boolean): Promise<unknown> {
 }
 
 /** Child mode: run the suite and send the result to the parent (or print it, when run by hand). */
-async function child(name: string, quick: boolean): Promise<void> {
+async function child(name: string, options: SuiteOptions): Promise<void> {
   const suite = SUITES[name];
   let message: { result?: unknown; error?: string };
   try {
     if (suite === undefined) {
       throw new Error(`unknown suite ${name}`);
     }
-    message = { result: await suite({ quick }) };
+    message = { result: await suite(options) };
   } catch (error) {
     message = { error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
   }
@@ -87,13 +92,14 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
       only: { type: 'string' },
       suite: { type: 'string' },
     },
   });
   const quick = values.quick;
   if (values.suite !== undefined) {
-    await child(values.suite, quick);
+    await child(values.suite, { quick, ...(values.profile ? { profileDir: PROFILES } : {}) });
     return 0;
   }
   const names = values.only === undefined ? Object.keys(SUITES) : values.only.split(',').map((s) => s.trim());
@@ -110,7 +116,7 @@ async function main(): Promise<number> {
   for (const name of names) {
     const t = performance.now();
     process.stdout.write(`bench: ${name}…\n`);
-    raw[name] = await runChild(name, quick);
+    raw[name] = await runChild(name, quick, values.profile);
     suiteSeconds[name] = Math.round((performance.now() - t) / 100) / 10;
     process.stdout.write(`bench: ${name} done in ${suiteSeconds[name]} s\n`);
   }

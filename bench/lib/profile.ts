@@ -96,12 +96,24 @@ export function summarizeProfile(cpuProfile: CpuProfile, top = 15): ProfileSumma
       parent.set(child, node.id);
     }
   }
+  // Samples taken inside the inspector (starting and stopping the profiler itself) are not the code's.
+  const isProfiler = (id: number): boolean => {
+    for (let current: number | undefined = id; current !== undefined; current = parent.get(current)) {
+      const node = byId.get(current);
+      if (node?.callFrame.url === 'node:inspector' || node?.callFrame.functionName === 'dispatch') {
+        return true;
+      }
+    }
+    return false;
+  };
   const timeById = new Map<number, number>();
   let total = 0;
   cpuProfile.samples.forEach((id, i) => {
     const dt = cpuProfile.timeDeltas[i] ?? 0;
-    total += dt;
-    timeById.set(id, (timeById.get(id) ?? 0) + dt);
+    if (!isProfiler(id)) {
+      total += dt;
+      timeById.set(id, (timeById.get(id) ?? 0) + dt);
+    }
   });
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();

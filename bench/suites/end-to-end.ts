@@ -22,6 +22,9 @@ import { httpStore, pipelineDeps, RequestCounter as Counter, startSeededServer }
 import { exampleDeviceMapping, exampleFhirMapping } from '../lib/mappings';
 import type { RatioSummary, Spread } from '../lib/measure';
 import { compare } from '../lib/measure';
+import type { ProfileSummary } from '../lib/profile';
+import { profile, summarizeProfile } from '../lib/profile';
+import type { SuiteOptions } from '../lib/suite';
 import type { EventKind } from '../lib/workload';
 import { EventKind as Kind, deviceEvents } from '../lib/workload';
 
@@ -84,6 +87,8 @@ export interface EndToEndWorkloadResult extends EndToEndRates {
   readonly observationWrites: number;
   readonly requestsPer1000Events: RequestCounts;
   readonly rounds: number;
+  /** The heaviest functions of the pipeline side in steady state, server included (`--profile`). */
+  readonly profile?: ProfileSummary;
 }
 
 /** What the pipeline asked of the store, counted at the port (batch Bundles hide it from the HTTP hook). */
@@ -211,10 +216,7 @@ function perThousand(
  * @param workload - which
  * @param options - `quick` for a smoke run
  */
-export async function runEndToEndWorkload(
-  workload: Workload,
-  options: { quick: boolean },
-): Promise<EndToEndWorkloadResult> {
+export async function runEndToEndWorkload(workload: Workload, options: SuiteOptions): Promise<EndToEndWorkloadResult> {
   const batches = batchesOf(workload.kind, options.quick ? 4 : 20);
   const events = batches.length * BATCH_SIZE;
   const { writes, counts } = await recordRun(batches);
@@ -278,6 +280,21 @@ export async function runEndToEndWorkload(
   if (comparison.steady === undefined) {
     throw new Error('both sides mark the end of their first batch');
   }
+  let pipelineProfile: ProfileSummary | undefined;
+  if (options.profileDir !== undefined) {
+    // The steady state of the pipeline side, server included (it shares the process, as in the timed rounds).
+    await fresh();
+    const deps = pipelineDeps(httpStore(current()), normalizer, fhirMapping);
+    assertClean(await processBatch(batches[0] as DeviceEvent[], deps));
+    pipelineProfile = summarizeProfile(
+      await profile(options.profileDir, `end-to-end-${workload.name}`, async () => {
+        for (const batch of batches.slice(1)) {
+          assertClean(await processBatch(batch, deps));
+        }
+      }),
+    );
+    await close();
+  }
   return {
     ...rates(comparison.steady),
     withColdStart: rates(comparison),
@@ -286,6 +303,7 @@ export async function runEndToEndWorkload(
     observationWrites: writes.reduce((n, w) => n + w.length, 0),
     requestsPer1000Events: counts,
     rounds: comparison.rounds,
+    ...(pipelineProfile === undefined ? {} : { profile: pipelineProfile }),
   };
 }
 
@@ -315,7 +333,7 @@ export interface EndToEndResult {
  * Runs both workloads.
  * @param options - `quick` for a smoke run
  */
-export async function runEndToEnd(options: { quick: boolean }): Promise<EndToEndResult> {
+export async function runEndToEnd(options: SuiteOptions): Promise<EndToEndResult> {
   const sampledDataHourly = await runEndToEndWorkload(WORKLOADS[0] as Workload, options);
   const quantity = await runEndToEndWorkload(WORKLOADS[1] as Workload, options);
   const worst = sampledDataHourly.ratio <= quantity.ratio ? 'sampledDataHourly' : 'quantity';

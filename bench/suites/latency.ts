@@ -13,6 +13,7 @@ import { exampleDeviceMapping, exampleFhirMapping } from '../lib/mappings';
 import { percentile } from '../lib/measure';
 import type { WorkloadOptions } from '../lib/workload';
 import { REALISTIC_MIX, deviceEvent } from '../lib/workload';
+import type { SuiteOptions } from '../lib/suite';
 
 /** What the latency benchmark reports. */
 export interface LatencyResult {
@@ -74,7 +75,7 @@ async function produce(rate: number, durationMs: number, push: (events: DeviceEv
  * Runs the latency benchmark.
  * @param options - `quick` for a smoke run
  */
-export async function runLatency(options: { quick: boolean }): Promise<LatencyResult> {
+export async function runLatency(options: SuiteOptions): Promise<LatencyResult> {
   const rate = 200;
   const durationMs = options.quick ? 5_000 : 30_000;
   const server = await startSeededServer(DEVICES);

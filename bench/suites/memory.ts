@@ -13,6 +13,7 @@ import { LatestOnlyStore } from '../lib/latest-only-store';
 import { exampleDeviceMapping, exampleFhirMapping } from '../lib/mappings';
 import type { WorkloadOptions } from '../lib/workload';
 import { REALISTIC_MIX, deviceEvent } from '../lib/workload';
+import type { SuiteOptions } from '../lib/suite';
 
 /** RSS and heap at one point of the stream. */
 export interface MemoryCheckpoint {
@@ -53,7 +54,7 @@ function collect(): void {
  * Runs the memory benchmark.
  * @param options - `quick` stops at 300k events
  */
-export async function runMemory(options: { quick: boolean }): Promise<MemoryResult> {
+export async function runMemory(options: SuiteOptions): Promise<MemoryResult> {
   const stops = options.quick ? [100_000, 300_000] : [100_000, 250_000, 500_000, 750_000, 1_000_000];
   const store = new LatestOnlyStore();
   for (const resource of identityResources(100)) {

@@ -9,6 +9,7 @@ import { run as expressions } from '../../test/perf/expressions.bench';
 import { run as fhirServer } from '../../test/perf/fhir-server.bench';
 import { run as fhirStage } from '../../test/perf/fhir-stage.bench';
 import { run as jsonpath } from '../../test/perf/jsonpath.bench';
+import type { SuiteOptions } from '../lib/suite';
 
 /** Results by micro-benchmark file, then case. */
 export type MicroResult = Record<string, Record<string, number>>;
@@ -28,7 +29,7 @@ const QUICK = ['expressions', 'convert'];
  * Runs the micro-benchmarks.
  * @param options - `quick` runs only the cheap ones
  */
-export async function runMicro(options: { quick: boolean }): Promise<MicroResult> {
+export async function runMicro(options: SuiteOptions): Promise<MicroResult> {
   const results: MicroResult = {};
   for (const [name, run] of Object.entries(ALL)) {
     if (!options.quick || QUICK.includes(name)) {

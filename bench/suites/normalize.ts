@@ -11,6 +11,9 @@ import { createNormalizer, normalizeBatch } from '../../src/pipeline';
 import { exampleDeviceMapping } from '../lib/mappings';
 import type { Spread } from '../lib/measure';
 import { compare } from '../lib/measure';
+import type { ProfileSummary } from '../lib/profile';
+import { profile, summarizeProfile } from '../lib/profile';
+import type { SuiteOptions } from '../lib/suite';
 import { REALISTIC_MIX, deviceEvents } from '../lib/workload';
 import { extractBatchByHand } from './hand-written-extractor';
 
@@ -29,6 +32,8 @@ export interface NormalizeResult {
   readonly batchSize: number;
   readonly measurementsPerEvent: number;
   readonly templates: number;
+  /** The heaviest functions of the engine's loop (`--profile`). */
+  readonly profile?: ProfileSummary;
 }
 
 const BATCH_SIZE = 500;
@@ -65,7 +70,7 @@ export async function normalizeAll(normalizer: Normalizer, work: readonly Device
  * Runs the comparison.
  * @param options - `quick` for a smoke run
  */
-export async function runNormalize(options: { quick: boolean }): Promise<NormalizeResult> {
+export async function runNormalize(options: SuiteOptions): Promise<NormalizeResult> {
   const mapping = exampleDeviceMapping();
   const normalizer = createNormalizer(mapping, () => START);
   const events = deviceEvents({
@@ -100,6 +105,16 @@ export async function runNormalize(options: { quick: boolean }): Promise<Normali
     },
     { rounds: options.quick ? 3 : 11, warmUp: 2 },
   );
+  const engineProfile =
+    options.profileDir === undefined
+      ? undefined
+      : summarizeProfile(
+          await profile(options.profileDir, 'normalize-engine', async () => {
+            for (let round = 0; round < 5; round++) {
+              await normalizeAll(normalizer, work);
+            }
+          }),
+        );
   return {
     eventsPerSec: Math.round(comparison.a.median),
     handWrittenEventsPerSec: Math.round(comparison.b.median),
@@ -113,5 +128,6 @@ export async function runNormalize(options: { quick: boolean }): Promise<Normali
     batchSize: BATCH_SIZE,
     measurementsPerEvent: expected.length / events.length,
     templates: mapping.templates.length,
+    ...(engineProfile === undefined ? {} : { profile: engineProfile }),
   };
 }

@@ -7,17 +7,20 @@
  *   write per event whatever the device count: the curve should be flat) and hourly SampledData (fewer readings
  *   per device and window per batch as devices grow, so more writes per event: reported alongside).
  *
- * Every point starts from a fresh server and worker, and is measured after a warm-up pass over every device
- * (identity and Observation caches hold what a long-running worker would hold).
+ * Every point starts a fresh worker, measured after a warm-up pass over every device (identity and Observation caches
+ * hold what a long-running worker would hold); concurrency points get a fresh server each, the device curves one
+ * server per device count (seeding 10,000 Patients and Devices takes a while), shared by the two workloads.
  */
 import type { BatchDependencies, DeviceEvent } from '../../src/pipeline';
 import { createNormalizer, processBatch } from '../../src/pipeline';
 import { RequestCounter, httpStore, pipelineDeps } from '../lib/fhir';
+import type { ServerProcess } from '../lib/fhir-server-process';
 import { startServerProcess } from '../lib/fhir-server-process';
 import { exampleDeviceMapping, exampleFhirMapping } from '../lib/mappings';
 import { spread } from '../lib/measure';
 import type { EventKind } from '../lib/workload';
 import { EventKind as Kind, REALISTIC_MIX, deviceEvents } from '../lib/workload';
+import type { SuiteOptions } from '../lib/suite';
 
 /** Throughput with a number of batches in flight. */
 export interface ConcurrencyPoint {
@@ -82,7 +85,8 @@ interface Measured {
 }
 
 /**
- * One point: fresh server and worker, a warm-up stream, then the timed stream.
+ * One point: a fresh worker on a server, a warm-up stream, then the timed stream.
+ * @param server - the server (its base URL)
  * @param devices - devices
  * @param kinds - the event mix
  * @param warmUpEvents - events before timing
@@ -90,64 +94,80 @@ interface Measured {
  * @param partitions - batches in flight
  */
 async function measurePoint(
+  server: { readonly url: string },
   devices: number,
   kinds: readonly EventKind[],
   warmUpEvents: number,
   events: number,
   partitions: number,
 ): Promise<Measured> {
+  const counter = new RequestCounter();
+  const store = httpStore(server, counter);
+  const deps = pipelineDeps(store, createNormalizer(exampleDeviceMapping(), Date.now), exampleFhirMapping());
+  const stream = deviceEvents({
+    devices,
+    count: warmUpEvents + events,
+    startMs: START,
+    intervalMs: 60_000,
+    mix: kinds,
+  });
+  await runStreams(splitBatches(stream.slice(0, warmUpEvents), partitions, devices), deps);
+  counter.reset();
+  let writes = 0;
+  const counting: BatchDependencies = {
+    ...deps,
+    store: {
+      read: (t, id) => store.read(t, id),
+      readVersion: (t, id, v) => store.readVersion(t, id, v),
+      searchByIdentifier: (t, identifier) => store.searchByIdentifier(t, identifier),
+      put: (r, o) => store.put(r, o),
+      searchManyByIdentifier: (q) => store.searchManyByIdentifier(q),
+      putMany: (requests) => {
+        writes += requests.length;
+        return store.putMany(requests);
+      },
+    },
+  };
+  const timed = splitBatches(stream.slice(warmUpEvents), partitions, devices);
+  const started = performance.now();
+  await runStreams(timed, counting);
+  const ms = performance.now() - started;
+  return { eventsPerSec: (events / ms) * 1000, writes, requests: counter.requests };
+}
+
+async function withServer<T>(devices: number, work: (server: ServerProcess) => Promise<T>): Promise<T> {
   const server = await startServerProcess(devices);
   try {
-    const counter = new RequestCounter();
-    const store = httpStore(server, counter);
-    const deps = pipelineDeps(store, createNormalizer(exampleDeviceMapping(), Date.now), exampleFhirMapping());
-    const stream = deviceEvents({
-      devices,
-      count: warmUpEvents + events,
-      startMs: START,
-      intervalMs: 60_000,
-      mix: kinds,
-    });
-    await runStreams(splitBatches(stream.slice(0, warmUpEvents), partitions, devices), deps);
-    counter.reset();
-    let writes = 0;
-    const counting: BatchDependencies = {
-      ...deps,
-      store: {
-        read: (t, id) => store.read(t, id),
-        readVersion: (t, id, v) => store.readVersion(t, id, v),
-        searchByIdentifier: (t, identifier) => store.searchByIdentifier(t, identifier),
-        put: (r, o) => store.put(r, o),
-        searchManyByIdentifier: (q) => store.searchManyByIdentifier(q),
-        putMany: (requests) => {
-          writes += requests.length;
-          return store.putMany(requests);
-        },
-      },
-    };
-    const timed = splitBatches(stream.slice(warmUpEvents), partitions, devices);
-    const started = performance.now();
-    await runStreams(timed, counting);
-    const ms = performance.now() - started;
-    return { eventsPerSec: (events / ms) * 1000, writes, requests: counter.requests };
+    return await work(server);
   } finally {
     await server.close();
   }
+}
+
+function devicePoint(devices: number, events: number, measured: Measured): DevicePoint {
+  return {
+    devices,
+    eventsPerSec: Math.round(measured.eventsPerSec),
+    observationWritesPerEvent: Math.round((measured.writes / events) * 1000) / 1000,
+    requestsPer1000Events: Math.round((measured.requests / events) * 1000 * 10) / 10,
+  };
 }
 
 /**
  * Runs the scale benchmark.
  * @param options - `quick` for a smoke run
  */
-export async function runScale(options: { quick: boolean }): Promise<ScaleResult> {
-  const events = options.quick ? 600 : 6_000;
+export async function runScale(options: SuiteOptions): Promise<ScaleResult> {
+  const events = options.quick ? 600 : 4_500;
   const rounds = options.quick ? 1 : 3;
 
   const levels = [1, 2, 4];
   const rates = new Map<number, number[]>(levels.map((l) => [l, []]));
   for (let round = 0; round < rounds; round++) {
     for (const level of round % 2 === 0 ? levels : [...levels].reverse()) {
-      const point = await measurePoint(100, REALISTIC_MIX, options.quick ? 300 : 1_200, events, level);
+      const point = await withServer(100, (server) =>
+        measurePoint(server, 100, REALISTIC_MIX, options.quick ? 300 : 1_200, events, level),
+      );
       rates.get(level)?.push(point.eventsPerSec);
     }
   }
@@ -161,22 +181,18 @@ export async function runScale(options: { quick: boolean }): Promise<ScaleResult
     };
   });
 
+  // One server per device count, seeded once; each workload gets its own fresh worker (types never share windows).
   const deviceCounts = options.quick ? [10, 100, 1_000] : [10, 100, 1_000, 10_000];
-  const curve = async (kind: EventKind): Promise<DevicePoint[]> => {
-    const points: DevicePoint[] = [];
-    for (const devices of deviceCounts) {
-      const point = await measurePoint(devices, [kind], Math.max(devices, options.quick ? 300 : 1_200), events, 1);
-      points.push({
-        devices,
-        eventsPerSec: Math.round(point.eventsPerSec),
-        observationWritesPerEvent: Math.round((point.writes / events) * 1000) / 1000,
-        requestsPer1000Events: Math.round((point.requests / events) * 1000 * 10) / 10,
-      });
-    }
-    return points;
-  };
-  return {
-    concurrency,
-    devices: { quantity: await curve(Kind.Spo2), sampledDataHourly: await curve(Kind.HeartRate) },
-  };
+  const quantity: DevicePoint[] = [];
+  const sampledDataHourly: DevicePoint[] = [];
+  for (const devices of deviceCounts) {
+    const warmUp = Math.max(devices, options.quick ? 300 : 1_200);
+    await withServer(devices, async (server) => {
+      quantity.push(devicePoint(devices, events, await measurePoint(server, devices, [Kind.Spo2], warmUp, events, 1)));
+      sampledDataHourly.push(
+        devicePoint(devices, events, await measurePoint(server, devices, [Kind.HeartRate], warmUp, events, 1)),
+      );
+    });
+  }
+  return { concurrency, devices: { quantity, sampledDataHourly } };
 }
