@@ -37,8 +37,31 @@ export interface ProfileLine {
 /** The heaviest functions of a profile. */
 export interface ProfileSummary {
   readonly totalMs: number;
+  /** Self time by part of the system, percent: the pipeline core, the FHIR client, the embedded server, GC, rest. */
+  readonly parts: Readonly<Record<string, number>>;
   readonly self: readonly ProfileLine[];
   readonly inclusive: readonly ProfileLine[];
+}
+
+/** Which part of the system a frame's code belongs to (by its file). */
+function partOf(frame: CallFrame): string {
+  const url = frame.url;
+  if (frame.functionName === '(garbage collector)') {
+    return 'garbage collection';
+  }
+  if (url.includes('/src/pipeline/')) {
+    return 'pipeline core';
+  }
+  if (url.includes('/src/adapters/fhir/') || url.includes('undici') || url.startsWith('node:')) {
+    return 'FHIR client and Node I/O';
+  }
+  if (url.includes('/src/local/fhir-server/') || url.includes('@medplum')) {
+    return 'embedded FHIR server';
+  }
+  if (url.includes('jsonata') || url.includes('jmespath') || url.includes('jsonpath')) {
+    return 'expression libraries';
+  }
+  return 'other';
 }
 
 function post<T>(session: Session, method: string, params?: object): Promise<T> {
@@ -96,11 +119,13 @@ export function summarizeProfile(cpuProfile: CpuProfile, top = 15): ProfileSumma
       parent.set(child, node.id);
     }
   }
-  // Samples taken inside the inspector (starting and stopping the profiler itself) are not the code's.
+  // Samples taken inside the inspector (starting and stopping the profiler itself) are not the code's, and idle
+  // samples (waiting for I/O) are not CPU time.
   const isProfiler = (id: number): boolean => {
     for (let current: number | undefined = id; current !== undefined; current = parent.get(current)) {
       const node = byId.get(current);
-      if (node?.callFrame.url === 'node:inspector' || node?.callFrame.functionName === 'dispatch') {
+      const name = node?.callFrame.functionName;
+      if (node?.callFrame.url === 'node:inspector' || name === 'dispatch' || name === '(idle)') {
         return true;
       }
     }
@@ -117,6 +142,7 @@ export function summarizeProfile(cpuProfile: CpuProfile, top = 15): ProfileSumma
   });
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const parts = new Map<string, number>();
   for (const [id, time] of timeById) {
     const node = byId.get(id);
     if (node === undefined) {
@@ -124,6 +150,8 @@ export function summarizeProfile(cpuProfile: CpuProfile, top = 15): ProfileSumma
     }
     const frame = frameOf(node);
     self.set(frame, (self.get(frame) ?? 0) + time);
+    const part = partOf(node.callFrame);
+    parts.set(part, (parts.get(part) ?? 0) + time);
     const seen = new Set<string>();
     for (let current: number | undefined = id; current !== undefined; current = parent.get(current)) {
       const ancestor = byId.get(current);
@@ -143,5 +171,11 @@ export function summarizeProfile(cpuProfile: CpuProfile, top = 15): ProfileSumma
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([frame, time]) => ({ frame, percent: Math.round((time / total) * 1000) / 10 }));
-  return { totalMs: Math.round(total / 1000), self: lines(self), inclusive: lines(inclusive) };
+  const percent = (time: number): number => Math.round((time / total) * 1000) / 10;
+  return {
+    totalMs: Math.round(total / 1000),
+    parts: Object.fromEntries([...parts].sort((a, b) => b[1] - a[1]).map(([part, time]) => [part, percent(time)])),
+    self: lines(self),
+    inclusive: lines(inclusive),
+  };
 }
