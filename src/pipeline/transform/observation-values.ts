@@ -23,7 +23,13 @@ import { compareInstants, type Instant } from '../convert/instant';
 import type { WindowBounds } from '../group/window';
 import { cloneJson } from './clone-json';
 import { parseDecimalValue } from './decimal-value';
-import { buildSampledData, mergeTimeValues, sampledDataToTimeValues, type TimedValue } from './sampled-data';
+import {
+  buildSampledData,
+  MAX_SAMPLED_DATA_SLOTS,
+  mergeTimeValues,
+  sampledDataToTimeValues,
+  type TimedValue,
+} from './sampled-data';
 
 /** Anything that carries a `value[x]`. */
 export type ValueHolder = Observation | ObservationComponent;
@@ -179,7 +185,7 @@ export function combineStoredValue(
   const merged = mergeTimeValues(decode(theirs, otherStart), ours === undefined ? [] : decode(ours, targetStart));
   target.valueSampledData = {
     ...(ours ?? cloneJson(theirs)),
-    data: buildSampledData(merged, mergedPeriod.start, mergedPeriod.end, periodMs),
+    data: encodeSampledData(merged, mergedPeriod, periodMs, template, ctx),
   };
 }
 
@@ -212,7 +218,7 @@ export function relayoutSampledData(
   }
   const periodMs = checkedPeriod(template, ctx);
   const values = sampledDataToTimeValues(sd.data, storedStart, periodMs);
-  holder.valueSampledData = { ...sd, data: buildSampledData(values, mergedPeriod.start, mergedPeriod.end, periodMs) };
+  holder.valueSampledData = { ...sd, data: encodeSampledData(values, mergedPeriod, periodMs, template, ctx) };
 }
 
 /**
@@ -354,7 +360,7 @@ function createSampledData(
     origin,
     period: template.defaultPeriod,
     dimensions: 1,
-    data: buildSampledData(values, period.start, period.end, checkedPeriod(template, ctx)),
+    data: encodeSampledData(values, period, checkedPeriod(template, ctx), template, ctx),
   };
 }
 
@@ -377,7 +383,58 @@ function mergeSampledData(
       ? []
       : sampledDataToTimeValues(stored.data, storedPeriod.start, periodMs);
   const merged = mergeTimeValues(storedValues, values);
-  return { ...stored, data: buildSampledData(merged, mergedPeriod.start, mergedPeriod.end, periodMs) };
+  return { ...stored, data: encodeSampledData(merged, mergedPeriod, periodMs, template, ctx) };
+}
+
+/**
+ * Encodes a SampledData over a window, refusing windows that would need more than {@link MAX_SAMPLED_DATA_SLOTS}
+ * slots — a `defaultPeriod` of 1 ms over a daily window is 86.4 million slots (MedTech would build the string until
+ * memory runs out; no FHIR service stores it), and a correlation window is as long as its readings are apart — and
+ * readings that are not single tokens.
+ */
+function encodeSampledData(
+  values: readonly TimedValue[],
+  window: WindowBounds,
+  periodMs: number,
+  template: SampledDataValueTemplate,
+  ctx: ValueContext,
+): string {
+  const slots = Math.floor((window.end.epochMs - window.start.epochMs) / periodMs) + 1;
+  if (slots > MAX_SAMPLED_DATA_SLOTS) {
+    throw new PipelineError(
+      ErrorCode.FhirTemplateInvalid,
+      `SampledData value '${template.valueName ?? ''}' of template '${ctx.template}' would need ${slots} slots of ` +
+        `defaultPeriod ${periodMs} ms for its window; at most ${MAX_SAMPLED_DATA_SLOTS} are written.`,
+      { details: { template: ctx.template, field: 'defaultPeriod', slots, limit: MAX_SAMPLED_DATA_SLOTS } },
+    );
+  }
+  for (const v of values) {
+    // Values go in verbatim (as in MedTech), and `data` is split at single spaces: an empty value or one with white
+    // space would shift every later slot, and the next merge would file readings under the wrong times.
+    if (v.value === '' || /\s/.test(v.value)) {
+      throw new PipelineError(
+        ErrorCode.MeasurementInvalid,
+        `SampledData value '${template.valueName ?? ''}' of template '${ctx.template}' has a reading that is empty ` +
+          `or contains white space; it cannot be a SampledData token.`,
+        { details: { template: ctx.template, field: template.valueName } },
+      );
+    }
+  }
+  try {
+    return buildSampledData(values, window.start, window.end, periodMs);
+  } catch (error) {
+    if (!(error instanceof RangeError)) {
+      throw error;
+    }
+    // The last slot ends past 9999-12-31 (MedTech's DateTime arithmetic throws there too): a reading at the very end
+    // of time, not a bug.
+    throw new PipelineError(
+      ErrorCode.MeasurementInvalid,
+      `SampledData value '${template.valueName ?? ''}' of template '${ctx.template}' cannot be laid out: its window ` +
+        `reaches past the last representable instant (9999-12-31).`,
+      { details: { template: ctx.template, field: template.valueName }, cause: error },
+    );
+  }
 }
 
 /** A slot length that terminates the encoding loop (the loader should already have rejected others). */

@@ -12,6 +12,12 @@ export interface TimedValue {
   readonly value: string;
 }
 
+/**
+ * The most slots a SampledData is encoded with: about 2–8 MB of `data`, more than an Azure Health Data Services
+ * resource may hold, and room for an hour of 250 Hz samples (900,000 slots).
+ */
+export const MAX_SAMPLED_DATA_SLOTS = 1_000_000;
+
 /** The token MedTech writes for a slot without a value. */
 export const EMPTY_SLOT = 'E';
 
