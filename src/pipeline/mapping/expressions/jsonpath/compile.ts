@@ -9,7 +9,7 @@
 import { DateToken } from '../../../convert/instant';
 import type { Literal, Operand, PathSegment, Predicate, QueryOperator } from './ast';
 import { compileDotNetRegex, matchTokens } from './compare';
-import { JsonPathFault, JsonPathSyntaxError } from './fault';
+import { JsonPathFault, JsonPathLimitExceeded, JsonPathSyntaxError } from './fault';
 import type { JsonObject } from './tokens';
 import { PropertyToken, TokenType, isContainer, isJsonObject, ownMember, tokenTypeOf } from './tokens';
 
@@ -35,7 +35,19 @@ type Test = (token: unknown, root: unknown) => boolean;
 const scratch: unknown[] = [];
 let top = 0;
 
+/**
+ * Entries pushed by scans in one evaluation at most (a member is a name and a value): ten million is a few hundred
+ * milliseconds, and hundreds of times what any scan over a 1 MiB body needs once.
+ */
+export const MAX_JSONPATH_SCAN_STEPS = 10_000_000;
+
+/** Entries pushed in the current evaluation. */
+let steps = 0;
+
 function push(value: unknown): void {
+  if (++steps > MAX_JSONPATH_SCAN_STEPS) {
+    throw new JsonPathLimitExceeded(`its scans visited more than ${MAX_JSONPATH_SCAN_STEPS} tokens`);
+  }
   scratch[top++] = value;
 }
 
@@ -55,6 +67,7 @@ function truncate(height: number): void {
 /** Empties the traversal stack (after an evaluation, also one that threw), so no document stays referenced. */
 export function resetScratch(): void {
   truncate(0);
+  steps = 0;
 }
 
 /** The final step: hands every token to the sink. */

@@ -34,3 +34,11 @@ export class JsonPathFault extends Error {
     this.dotnetException = dotnetException;
   }
 }
+
+/**
+ * An evaluation stopped by a guardrail: too many tokens visited by scans (`..`) or too many selected. A JSONPath of
+ * chained scans (`$..*..*..*..*`) over a deep body visits a number of tokens exponential in the number of scans.
+ */
+export class JsonPathLimitExceeded extends Error {
+  override readonly name = 'JsonPathLimitExceeded';
+}

@@ -9,7 +9,7 @@ import { ExpressionLanguage } from '../expression';
 import type { SyncExpression } from '../expression';
 import type { Getter, Sink, Step } from './compile';
 import { compileGetter, compileSteps, resetScratch } from './compile';
-import { JsonPathFault, JsonPathSyntaxError } from './fault';
+import { JsonPathFault, JsonPathLimitExceeded, JsonPathSyntaxError } from './fault';
 import { parseJsonPath } from './parse';
 import { PropertyToken, setBodyDatePredicate } from './tokens';
 
@@ -71,10 +71,17 @@ class AllTokensSink implements Sink {
     if (token instanceof PropertyToken) {
       throw memberSelected();
     }
-    (this.tokens ??= []).push(token);
+    const tokens = (this.tokens ??= []);
+    if (tokens.length >= MAX_JSONPATH_MATCHES) {
+      throw new JsonPathLimitExceeded(`it selected more than ${MAX_JSONPATH_MATCHES} tokens`);
+    }
+    tokens.push(token);
     return false;
   }
 }
+
+/** Tokens a select-many returns at most (as for JMESPath and JSONata): each becomes a measurement. */
+export const MAX_JSONPATH_MATCHES = 100_000;
 
 /** `SelectToken`: remembers the first token and fails at the second, like Newtonsoft. */
 class SingleTokenSink implements Sink {
@@ -174,6 +181,13 @@ class CompiledJsonPath implements JsonPathExpression {
   }
 
   private translate(error: unknown, what: 'JsonToken' | 'JsonTokens'): unknown {
+    if (error instanceof JsonPathLimitExceeded) {
+      return new PipelineError(
+        ErrorCode.ExpressionLimitExceeded,
+        `The JsonPath expression ${this.source} exceeded the engine's limits: ${error.message}.`,
+        { details: { expression: this.source }, cause: error },
+      );
+    }
     if (!(error instanceof JsonPathFault)) {
       return error;
     }
