@@ -17,6 +17,7 @@
  * slow ones, and a spurious timeout would fail a good message as a template error. Await evaluations one at a time.
  */
 
+import { nestsRepetition } from './regex-safety';
 import jsonata from 'jsonata';
 
 import { ErrorCode, PipelineError } from '../../errors';
@@ -143,7 +144,10 @@ function evaluationError(source: string, error: unknown): PipelineError {
   });
 }
 
-/** Rejects references to clock, randomness and `$eval`, wherever they appear (calls, arguments, bindings). */
+/**
+ * Rejects references to clock, randomness and `$eval`, wherever they appear (calls, arguments, bindings), and regular
+ * expressions that can backtrack for exponential time.
+ */
 function assertDeterministic(source: string, ast: unknown): void {
   const seen = new Set<object>();
   const visit = (node: unknown): void => {
@@ -152,6 +156,14 @@ function assertDeterministic(source: string, ast: unknown): void {
     }
     seen.add(node);
     const record = node as Record<string, unknown>;
+    if (record.type === 'regex' && record.value instanceof RegExp && nestsRepetition(record.value.source)) {
+      throw parseError(
+        source,
+        'a regular expression repeats a group that itself repeats (such as (a+)+), which backtracks for exponential ' +
+          'time on some inputs; rewrite it without the nesting.',
+        { position: record.position },
+      );
+    }
     if (record.type === 'variable' && typeof record.value === 'string' && FORBIDDEN_FUNCTIONS.has(record.value)) {
       throw parseError(
         source,

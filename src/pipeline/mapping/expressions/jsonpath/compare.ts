@@ -11,6 +11,7 @@
  * - `=~` needs two strings; the right one is `/pattern/flags` (flags i, m, s; x is ignored).
  */
 
+import { nestsRepetition } from '../regex-safety';
 import { parseDotNetDateTime } from '../../../convert/datetime-parse';
 import { compareInstants } from '../../../convert/instant';
 import type { QueryOperator } from './ast';
@@ -87,11 +88,21 @@ export function compileDotNetRegex(text: string): RegExp {
       flags += option;
     }
   }
+  const pattern = text.substring(1, slash);
+  let regex: RegExp;
   try {
-    return new RegExp(text.substring(1, slash), flags);
+    regex = new RegExp(pattern, flags);
   } catch (error) {
     throw new JsonPathFault('ArgumentException', `the regex pattern is not valid: ${(error as Error).message}`);
   }
+  if (nestsRepetition(pattern)) {
+    throw new JsonPathFault(
+      'ArgumentException',
+      'the regex pattern repeats a group that itself repeats (such as (a+)+), which backtracks for exponential time ' +
+        'on some inputs; rewrite it without the nesting',
+    );
+  }
+  return regex;
 }
 
 /** `JValue.Equals`: same type and `Compare(type, a, b) == 0`. */
