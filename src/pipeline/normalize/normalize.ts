@@ -273,6 +273,9 @@ function toInstantValue(token: unknown, _field: FieldExtraction, context: EventC
   return instant;
 }
 
+/** The longest value a field may take: the largest body (1 MiB) could not hold a longer one. */
+const MAX_VALUE_LENGTH = 1_048_576;
+
 /**
  * MedTech's `EvalExpression` (§6.2): tries each expression in order; evaluation errors propagate at once; conversion
  * failures are collected and the next expression is tried; a required field with nothing usable fails with
@@ -296,6 +299,15 @@ function extract<T>(
     const token = evaluate(expression);
     if (token === undefined) {
       continue;
+    }
+    if (typeof token === 'string' && token.length > MAX_VALUE_LENGTH) {
+      // Only a computed value gets here (a body holds at most 1 MiB): `$pad('', 300000000)` would otherwise become a
+      // device id that every later stage copies.
+      throw new PipelineError(
+        ErrorCode.ExpressionLimitExceeded,
+        `The expression ${expression.source} for [${field.name}] produced a value longer than ${MAX_VALUE_LENGTH} characters.`,
+        { details: { template: template.typeName, field: field.name, expression: expression.source } },
+      );
     }
     let value: T | undefined;
     try {
