@@ -326,9 +326,10 @@ function serializeBody(body: DeviceEvent['body']): Pick<DeadLetterEvent, 'bodyJs
     const json = exactJson(body);
     return json === undefined ? { bodyBase64: Buffer.from(body, 'utf8').toString('base64') } : { bodyJson: json.value };
   }
-  // Already-parsed JSON (possibly with bigint from a lossless parser): keep it as JSON unless JSON cannot hold it.
-  const text = stringifyJson(body);
-  const json = exactJson(text);
+  // Already-parsed JSON (possibly with bigint from a lossless parser): keep it as JSON unless JSON cannot hold it, or
+  // it is nested too deep for the stores to serialize the entry (the text then goes in as bytes).
+  const { text, depth } = stringifyJson(body);
+  const json = depth > MAX_DEPTH ? undefined : exactJson(text);
   return json === undefined ? { bodyBase64: Buffer.from(text, 'utf8').toString('base64') } : { bodyJson: json.value };
 }
 
@@ -342,20 +343,58 @@ function exactJson(text: string): { value: JsonValue } | undefined {
   }
 }
 
-/** JSON text of a value that may hold bigint (written as its digits, which `JSON.stringify` refuses). */
-function stringifyJson(value: JsonValue): string {
-  if (typeof value === 'bigint') {
-    return value.toString();
+/**
+ * JSON text of a value that may hold bigint (written as its digits, which `JSON.stringify` refuses), and its nesting
+ * depth. Iterative, so that an already-parsed body of any depth — 10,000 levels overflow the call stack of
+ * `JSON.stringify` — can still be dead-lettered.
+ */
+function stringifyJson(value: JsonValue): { text: string; depth: number } {
+  type Frame =
+    | { readonly items: readonly (JsonValue | undefined)[]; i: number }
+    | { readonly members: readonly [string, JsonValue][]; i: number };
+  const stack: Frame[] = [];
+  let text = '';
+  let depth = 0;
+  const write = (v: JsonValue): void => {
+    if (typeof v === 'bigint') {
+      text += v.toString();
+    } else if (Array.isArray(v)) {
+      text += '[';
+      stack.push({ items: v, i: 0 });
+    } else if (typeof v === 'object' && v !== null) {
+      text += '{';
+      // A JavaScript caller may leave `undefined` members, which JSON omits.
+      const members = Object.entries(v as Record<string, JsonValue | undefined>).filter(
+        (m): m is [string, JsonValue] => m[1] !== undefined,
+      );
+      stack.push({ members, i: 0 });
+    } else {
+      text += JSON.stringify(v);
+    }
+    depth = Math.max(depth, stack.length);
+  };
+  write(value);
+  for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
+    if ('items' in top) {
+      if (top.i === top.items.length) {
+        text += ']';
+        stack.pop();
+        continue;
+      }
+      text += top.i === 0 ? '' : ',';
+      write(top.items[top.i++] ?? null);
+    } else {
+      if (top.i === top.members.length) {
+        text += '}';
+        stack.pop();
+        continue;
+      }
+      const [key, member] = top.members[top.i++] as [string, JsonValue];
+      text += `${top.i === 1 ? '' : ','}${JSON.stringify(key)}:`;
+      write(member);
+    }
   }
-  if (Array.isArray(value)) {
-    return `[${value.map(stringifyJson).join(',')}]`;
-  }
-  if (typeof value === 'object' && value !== null) {
-    // A JavaScript caller may leave `undefined` members, which JSON omits.
-    const members = Object.entries(value as Record<string, JsonValue | undefined>).filter(([, v]) => v !== undefined);
-    return `{${members.map(([k, v]) => `${JSON.stringify(k)}:${stringifyJson(v as JsonValue)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+  return { text, depth };
 }
 
 function toErrorJson(error: PipelineError | PipelineErrorJson): PipelineErrorJson {
