@@ -8,7 +8,9 @@
  *   and runs batches one at a time through {@link processBatch} — the same code the Functions app runs, split across
  *   its trigger, orchestrator and activity. Partitions run concurrently.
  * - Nothing accepted is lost: events that fail normalization and groups that fail saving go to the dead-letter
- *   store. Groups that fail with a retryable error (FHIR throttled, unavailable, timed out) are saved again after
+ *   store. While that store cannot be written, their entries are held (counting towards the queue bound, so
+ *   producers are refused rather than entries dropped) and written with the next batch or flush. Groups that fail
+ *   with a retryable error (FHIR throttled, unavailable, timed out) are saved again after
  *   a backoff first, as the orchestrator retries its activities — except while stopping, when they are
  *   dead-lettered at once so that Ctrl+C ends promptly (`iomt deadletter replay` takes them up later).
  * - The ingest path refuses events (`overloaded`) instead of queueing without bound.
@@ -104,6 +106,8 @@ export class LocalPipeline {
   #roomWaiters: { readonly needed: number; readonly resolve: () => void }[] = [];
   #infrastructureFailures = 0;
   #lastInfrastructureFailure: InfrastructureFailure | undefined;
+  /** Dead letters whose write failed, by id, written again with the next batch or flush. */
+  readonly #unwritten = new Map<string, DeadLetterEntry>();
 
   /**
    * @param options - mappings, ports, batching and retry settings
@@ -133,13 +137,18 @@ export class LocalPipeline {
     options.metrics.observeQueue(() => this.queued);
   }
 
-  /** Events accepted and not yet processed. */
+  /** Events accepted and not yet processed, and dead letters not yet written. */
   get queued(): number {
-    let n = 0;
+    let n = this.#unwritten.size;
     for (const b of this.#batchers) {
       n += b.pending;
     }
     return n;
+  }
+
+  /** Dead letters held because the dead-letter store could not be written. */
+  get unwrittenDeadLetters(): number {
+    return this.#unwritten.size;
   }
 
   /** Events, groups and dead-letter writes that failed because of the infrastructure (not the data). */
@@ -213,6 +222,7 @@ export class LocalPipeline {
   /** Processes everything queued without waiting for batches to fill; resolves when all of it is done. */
   async flush(): Promise<void> {
     await Promise.all(this.#batchers.map((b) => b.flush()));
+    await this.#deadLetter([]);
   }
 
   /** Refuses further events and processes the queued ones. Idempotent. */
@@ -295,32 +305,56 @@ export class LocalPipeline {
     return { failures, attempts };
   }
 
+  /** Writes `entries` and every held one; on failure holds them all (same id: the newer entry wins). */
   async #deadLetter(entries: readonly DeadLetterEntry[]): Promise<void> {
-    if (entries.length === 0) {
+    const held = new Map(this.#unwritten);
+    const batch = new Map(held);
+    for (const entry of entries) {
+      batch.set(entry.id, entry);
+    }
+    if (batch.size === 0) {
       return;
     }
+    const writing = [...batch.values()];
     const { metrics } = this.#options;
     const maxAttempts = Math.max(1, this.#options.saveAttempts ?? 3);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#options.deadLetters.put(entries);
+        await this.#options.deadLetters.put(writing);
         break;
       } catch (error) {
         if (attempt >= maxAttempts || this.#stopping) {
           const failure = toPipelineError(error);
           this.#noteFailure(failure.toJSON());
-          metrics.deadLetterWriteFailed(entries.length);
+          if (entries.length > 0) {
+            metrics.deadLetterWriteFailed(entries.length);
+          }
+          for (const entry of writing) {
+            // Unless another batch held a newer entry with this id meanwhile.
+            const current = this.#unwritten.get(entry.id);
+            if (current === undefined || current === held.get(entry.id)) {
+              this.#unwritten.set(entry.id, entry);
+            }
+          }
+          const fate = this.#stopping
+            ? 'the stack is stopping, they are lost'
+            : 'they are kept and written with the next batch';
           this.#options.onProblem?.(
-            `${entries.length} dead letters could not be written (${failure.code}: ${failure.message}); their ids: ${entries.map((e) => e.id).join(', ')}`,
+            `${writing.length} dead letters could not be written (${failure.code}: ${failure.message}); ${fate}; their ids: ${writing.map((e) => e.id).join(', ')}`,
           );
           return;
         }
         await this.#sleep((this.#options.retryDelayMs ?? 1000) * 2 ** (attempt - 1));
       }
     }
-    for (const entry of entries) {
+    for (const entry of writing) {
+      // A newer entry with the same id may have been held meanwhile: only what was written leaves.
+      if (this.#unwritten.get(entry.id) === entry) {
+        this.#unwritten.delete(entry.id);
+      }
       metrics.count(Metric.DeadLetteredItems, 1, { stage: entry.stage });
     }
+    this.#wakeRoomWaiters();
   }
 
   #noteFailure(error: PipelineErrorJson): void {
