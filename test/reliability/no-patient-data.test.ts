@@ -245,27 +245,41 @@ describe('local stack: terminal output, problems and progress', () => {
       .concat(['--fhir-url', fhir.baseUrl, '--resolution', resolution])
       .concat(['--device-mapping', join(dir, 'device.json'), '--fhir-mapping', join(dir, 'fhir.json')]);
     const exit = startCommand.run(args, io);
-    const base = await pollUntil(() => /POST (http:\/\/127\.0\.0\.1:\d+)\/ingest/.exec(out)?.[1], 'the banner');
-    const envelopes = events.map((e) => ({
-      ...(e.bodyText === undefined ? { body: e.body } : { bodyText: e.bodyText }),
-      ...(e.properties === undefined ? {} : { properties: e.properties }),
-      ...(e.systemProperties === undefined ? {} : { systemProperties: e.systemProperties }),
-    }));
-    const response = await fetch(`${base}/ingest?envelope=true`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(envelopes),
-    });
-    expect(response.status).toBe(202);
-    // Processed, including the retries of throttled and unavailable saves, before stopping.
-    await pollUntil(
-      async () => {
-        const m = (await (await fetch(`${base}/metrics`)).json()) as { events: { processed: number; queued: number } };
-        return m.events.processed === events.length && m.events.queued === 0 ? true : undefined;
-      },
-      'the events to be processed',
-      60_000,
-    );
+    let last: unknown;
+    try {
+      const base = await pollUntil(() => /POST (http:\/\/127\.0\.0\.1:\d+)\/ingest/.exec(out)?.[1], 'the banner');
+      const envelopes = events.map((e) => ({
+        ...(e.bodyText === undefined ? { body: e.body } : { bodyText: e.bodyText }),
+        ...(e.properties === undefined ? {} : { properties: e.properties }),
+        ...(e.systemProperties === undefined ? {} : { systemProperties: e.systemProperties }),
+      }));
+      const response = await fetch(`${base}/ingest?envelope=true`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(envelopes),
+      });
+      expect(response.status).toBe(202);
+      // Processed, including the retries of throttled and unavailable saves, before stopping.
+      await pollUntil(
+        async () => {
+          const m = (await (await fetch(`${base}/metrics`)).json()) as {
+            events: { processed: number; queued: number };
+          };
+          last = m;
+          return m.events.processed === events.length && m.events.queued === 0 ? true : undefined;
+        },
+        'the events to be processed',
+        60_000,
+      );
+    } catch (error) {
+      stop();
+      await exit.catch(() => undefined);
+      // Say where it stood: the counters and the stack's own output (synthetic data only).
+      throw new Error(
+        `${String(error)}\nlast /metrics: ${JSON.stringify(last)}\nstack output:\n${out.slice(-3000)}\n${err.slice(-3000)}`,
+        { cause: error },
+      );
+    }
     stop();
     const code = await exit;
     const folder = join(dataDir, 'dead-letters');
