@@ -27,14 +27,7 @@ export interface DeviceEvent {
  * date-typed system properties (as the Event Hubs SDK gives MedTech `DateTime` values).
  */
 export type JsonValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | DateToken
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+  null | boolean | number | bigint | string | DateToken | JsonValue[] | { [key: string]: JsonValue };
 
 /**
  * The JSON object MedTech builds from one event (§2): exactly `Body`, `Properties`, `SystemProperties`, in
