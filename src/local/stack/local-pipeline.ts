@@ -14,6 +14,10 @@
  *   a backoff first, as the orchestrator retries its activities — except while stopping, when they are
  *   dead-lettered at once so that Ctrl+C ends promptly (`iomt deadletter replay` takes them up later).
  * - The ingest path refuses events (`overloaded`) instead of queueing without bound.
+ * - With an {@link IntakeJournal}, every accepted event is journaled with its partition and a sequence number within
+ *   it (durable once `durable` of the outcome resolves), and reported complete to the journal once saved or
+ *   dead-lettered — a batch whose dead letters are held counts as complete only once they are written. Events the
+ *   journal recovered at start are queued again with {@link LocalPipeline.resume}.
  */
 import type {
   Clock,
@@ -40,6 +44,7 @@ import {
 } from '../../pipeline';
 import { Batcher, type Timers } from './batcher';
 import type { IngestEvent } from './ingest-request';
+import type { IntakeJournal, RecoveredEvent } from './intake-journal';
 import { createPartitionAssigner, type PartitionAssigner } from './partitioning';
 import type { StackMetrics } from './stack-metrics';
 
@@ -78,11 +83,18 @@ export interface LocalPipelineOptions {
   readonly maxAttempts?: number;
   /** Reports a problem worth a line on the terminal (never containing data values). */
   readonly onProblem?: (message: string) => void;
+  /** Where accepted events are made durable and their completion recorded; none: memory only. */
+  readonly journal?: IntakeJournal;
 }
 
 /** The answer of {@link LocalPipeline.ingest}. */
 export type IngestOutcome =
-  { readonly accepted: number } | { readonly refused: 'overloaded' | 'stopping'; readonly message: string };
+  | {
+      readonly accepted: number;
+      /** With a journal: resolves once the events are on disk, rejects when they could not be written. */
+      readonly durable?: Promise<void>;
+    }
+  | { readonly refused: 'overloaded' | 'stopping'; readonly message: string };
 
 /** The last failure of the infrastructure (FHIR service, dead-letter store), for `/health`. */
 export interface InfrastructureFailure {
@@ -108,6 +120,10 @@ export class LocalPipeline {
   #lastInfrastructureFailure: InfrastructureFailure | undefined;
   /** Dead letters whose write failed, by id, written again with the next batch or flush. */
   readonly #unwritten = new Map<string, DeadLetterEntry>();
+  /** With a journal: the journal sequences of each partition's queued events, in batcher order. */
+  readonly #sequences: SequenceQueue[] | undefined;
+  /** Journal sequences of batches whose dead letters are held; complete once nothing is held. */
+  #deferred: (readonly number[])[] = [];
 
   /**
    * @param options - mappings, ports, batching and retry settings
@@ -124,7 +140,7 @@ export class LocalPipeline {
           maxWaitMs: options.maxWaitMs,
           clock: options.clock,
           timers: options.timers,
-          process: (events) => this.#processBatch(String(partition), events),
+          process: (events) => this.#processBatch(partition, events),
           onError: (error) => {
             // #processBatch catches everything; reaching this is a bug, reported without data.
             options.onProblem?.(`batch of partition ${partition} failed unexpectedly: ${toPipelineError(error).code}`);
@@ -134,6 +150,8 @@ export class LocalPipeline {
           },
         }),
     );
+    this.#sequences =
+      options.journal === undefined ? undefined : Array.from({ length: options.partitions }, () => new SequenceQueue());
     options.metrics.observeQueue(() => this.queued);
   }
 
@@ -180,19 +198,28 @@ export class LocalPipeline {
         message: `${this.queued} events are waiting to be processed (at most ${this.#maxQueued}); retry shortly`,
       };
     }
+    const { journal } = this.#options;
     const enqueuedTimeUtc = new Date(this.#options.clock()).toISOString();
     const byPartition = new Map<number, DeviceEvent[]>();
+    const all: DeviceEvent[] = [];
+    const partitions: number[] = [];
     let keyless: number | undefined;
     for (const { event, partitionKey } of events) {
       const partition =
         partitionKey === undefined
           ? (keyless ??= this.#assigner.assign(undefined))
           : this.#assigner.assign(partitionKey);
+      const partitionId = String(partition);
       const stamped: DeviceEvent = {
         ...event,
         enqueuedTimeUtc: event.enqueuedTimeUtc ?? enqueuedTimeUtc,
-        partitionId: String(partition),
+        partitionId,
+        ...(journal === undefined ? {} : { sequenceNumber: journal.nextSequenceNumber(partitionId) }),
       };
+      if (journal !== undefined) {
+        all.push(stamped);
+        partitions.push(partition);
+      }
       const list = byPartition.get(partition);
       if (list === undefined) {
         byPartition.set(partition, [stamped]);
@@ -200,11 +227,36 @@ export class LocalPipeline {
         list.push(stamped);
       }
     }
+    let durable: Promise<void> | undefined;
+    if (journal !== undefined) {
+      const appended = journal.append(all);
+      durable = appended.durable;
+      // Batchers take each partition's events in push order: the same order as these sequences.
+      for (let i = 0; i < partitions.length; i++) {
+        this.#sequences?.[partitions[i] as number]?.push(appended.first + i);
+      }
+    }
     for (const [partition, list] of byPartition) {
       this.#batchers[partition]?.push(list);
     }
     this.#options.metrics.accepted(events.length);
-    return { accepted: events.length };
+    return durable === undefined ? { accepted: events.length } : { accepted: events.length, durable };
+  }
+
+  /**
+   * Queues events recovered from the journal (already journaled: not appended again), beyond the queue bound if
+   * need be — they were accepted before. Each goes to the partition it was accepted in (modulo the partitions now).
+   * @param recovered - the events, in journal order
+   */
+  resume(recovered: readonly RecoveredEvent[]): void {
+    const { partitions } = this.#options;
+    for (const { sequence, event } of recovered) {
+      const id = Number(event.partitionId);
+      const partition = Number.isSafeInteger(id) && id >= 0 ? id % partitions : 0;
+      this.#sequences?.[partition]?.push(sequence);
+      this.#batchers[partition]?.push([event]);
+    }
+    this.#options.metrics.accepted(recovered.length);
   }
 
   /**
@@ -231,9 +283,12 @@ export class LocalPipeline {
     return (this.#stopped ??= this.flush());
   }
 
-  async #processBatch(partition: string, events: DeviceEvent[]): Promise<void> {
+  async #processBatch(index: number, events: DeviceEvent[]): Promise<void> {
     const { metrics, clock } = this.#options;
+    const partition = String(index);
+    const sequences = this.#sequences?.[index]?.take(events.length);
     let version = 'unknown';
+    let written: boolean;
     try {
       const mappings = await this.#options.mappings();
       version = mappings.version;
@@ -260,7 +315,7 @@ export class LocalPipeline {
       for (const f of failures) {
         this.#noteFailure(f.error);
       }
-      await this.#deadLetter(entries);
+      written = await this.#deadLetter(entries);
     } catch (error) {
       // Only a bug or a mapping source failure gets here: keep every event of the batch.
       const failure = toPipelineError(error);
@@ -269,9 +324,16 @@ export class LocalPipeline {
         `batch of partition ${partition} failed (${failure.code}); its events are dead-lettered`,
       );
       const context = { mappingVersion: version, now: clock() };
-      await this.#deadLetter(events.map((e) => eventDeadLetterEntry(e, failure, context)));
+      written = await this.#deadLetter(events.map((e) => eventDeadLetterEntry(e, failure, context)));
     } finally {
       metrics.batchProcessed();
+    }
+    if (sequences !== undefined) {
+      if (written) {
+        this.#options.journal?.complete(sequences);
+      } else {
+        this.#deferred.push(sequences);
+      }
     }
   }
 
@@ -305,15 +367,18 @@ export class LocalPipeline {
     return { failures, attempts };
   }
 
-  /** Writes `entries` and every held one; on failure holds them all (same id: the newer entry wins). */
-  async #deadLetter(entries: readonly DeadLetterEntry[]): Promise<void> {
+  /**
+   * Writes `entries` and every held one; on failure holds them all (same id: the newer entry wins).
+   * @returns whether `entries` were written
+   */
+  async #deadLetter(entries: readonly DeadLetterEntry[]): Promise<boolean> {
     const held = new Map(this.#unwritten);
     const batch = new Map(held);
     for (const entry of entries) {
       batch.set(entry.id, entry);
     }
     if (batch.size === 0) {
-      return;
+      return true;
     }
     const writing = [...batch.values()];
     const { metrics } = this.#options;
@@ -336,13 +401,15 @@ export class LocalPipeline {
               this.#unwritten.set(entry.id, entry);
             }
           }
-          const fate = this.#stopping
-            ? 'the stack is stopping, they are lost'
-            : 'they are kept and written with the next batch';
+          const fate = !this.#stopping
+            ? 'they are kept and written with the next batch'
+            : this.#options.journal === undefined
+              ? 'the stack is stopping, they are lost'
+              : 'the stack is stopping; their events are processed again from the intake journal at the next start';
           this.#options.onProblem?.(
             `${writing.length} dead letters could not be written (${failure.code}: ${failure.message}); ${fate}; their ids: ${writing.map((e) => e.id).join(', ')}`,
           );
-          return;
+          return false;
         }
         await this.#sleep((this.#options.retryDelayMs ?? 1000) * 2 ** (attempt - 1));
       }
@@ -354,7 +421,15 @@ export class LocalPipeline {
       }
       metrics.count(Metric.DeadLetteredItems, 1, { stage: entry.stage });
     }
+    if (this.#unwritten.size === 0 && this.#deferred.length > 0) {
+      const deferred = this.#deferred;
+      this.#deferred = [];
+      for (const sequences of deferred) {
+        this.#options.journal?.complete(sequences);
+      }
+    }
     this.#wakeRoomWaiters();
+    return true;
   }
 
   #noteFailure(error: PipelineErrorJson): void {
@@ -385,6 +460,26 @@ export class LocalPipeline {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.#options.timers.set(resolve, ms));
+  }
+}
+
+/** A FIFO of journal sequences that does not copy on every take. */
+class SequenceQueue {
+  #items: number[] = [];
+  #head = 0;
+
+  push(sequence: number): void {
+    this.#items.push(sequence);
+  }
+
+  take(count: number): number[] {
+    const taken = this.#items.slice(this.#head, this.#head + count);
+    this.#head += taken.length;
+    if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return taken;
   }
 }
 

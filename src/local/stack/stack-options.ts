@@ -30,6 +30,7 @@ export const ENV = {
   devices: 'IOMT_DEVICES',
   rate: 'IOMT_RATE',
   seed: 'IOMT_SEED',
+  journal: 'IOMT_JOURNAL',
 } as const;
 
 /** Defaults (the documented ones: other tools rely on 7071 and 8080). */
@@ -63,6 +64,8 @@ export interface StartOptions extends CommonOptions {
   readonly simulator?: SimulatorOptions;
   /** True when the seed was chosen at random (it is printed so the run can be repeated). */
   readonly randomSeed: boolean;
+  /** Accepted events are journaled in `<dataDir>/intake/` (false with `--no-journal`). */
+  readonly journal: boolean;
 }
 
 /** `iomt replay`'s options. */
@@ -113,6 +116,7 @@ export function parseStartOptions(args: string[], env: Env, random: () => number
     'fhir-host': { type: 'string' },
     'fhir-port': { type: 'string' },
     'no-simulator': { type: 'boolean' },
+    'no-journal': { type: 'boolean' },
     devices: { type: 'string' },
     rate: { type: 'string' },
     seed: { type: 'string' },
@@ -145,6 +149,7 @@ export function parseStartOptions(args: string[], env: Env, random: () => number
           },
         }),
     randomSeed: seedText === undefined,
+    journal: values['no-journal'] !== true && !isOff(env[ENV.journal], ENV.journal),
   };
 }
 

@@ -3,7 +3,10 @@
  *
  * - `POST /ingest` — device events (see ingest-request.ts for the forms): `202 {"accepted": n}`; `4xx
  *   {"error", "message", "index"?}` for bad input; `503` with `Retry-After` while the queue is full or the stack
- *   stops. Accepted events are never lost: what fails later goes to the dead-letter store.
+ *   stops. Accepted events are never lost: what fails later goes to the dead-letter store. With the intake journal,
+ *   the 202 is sent once the events are on disk; when the journal cannot be written the answer is `503
+ *   {"error": "journal_unavailable"}` (the events are processed all the same, so a retry can only repeat them —
+ *   which saves tolerate).
  * - `GET /metrics` — the counters of the progress line, as JSON, or as Prometheus text when the `Accept` header
  *   asks for `text/plain`.
  * - `GET /health` — `{"status": "ok" | "degraded" | "stopping", …}`; 503 when stopping.
@@ -172,6 +175,18 @@ export async function startStackServer(options: StackServerOptions): Promise<Sta
       res.setHeader('retry-after', '1');
       sendJson(res, 503, { error: outcome.refused, message: outcome.message });
       return;
+    }
+    if (outcome.durable !== undefined) {
+      try {
+        await outcome.durable;
+      } catch {
+        res.setHeader('retry-after', '1');
+        sendJson(res, 503, {
+          error: 'journal_unavailable',
+          message: 'the events could not be written to the intake journal; retry',
+        });
+        return;
+      }
     }
     sendJson(res, 202, { accepted: outcome.accepted });
   };

@@ -15,7 +15,21 @@ describe('parseStartOptions', () => {
       batching: { maxEvents: 300, maxWaitMs: 1000, partitions: 4 },
       simulator: { devices: 10, rate: 5, seed: 2 ** 30 },
       randomSeed: true,
+      journal: true,
     });
+  });
+
+  it.each([
+    [['--no-journal'], {}],
+    [[], { IOMT_JOURNAL: 'off' }],
+    [[], { IOMT_JOURNAL: '0' }],
+  ])('the intake journal is off with %j %j', (args, env) => {
+    expect(parseStartOptions(args, env, fixedRandom).journal).toBe(false);
+  });
+
+  it('refuses an IOMT_JOURNAL that is neither on nor off', () => {
+    expect(parseStartOptions([], { IOMT_JOURNAL: 'on' }, fixedRandom).journal).toBe(true);
+    expect(() => parseStartOptions([], { IOMT_JOURNAL: 'maybe' }, fixedRandom)).toThrow(UsageError);
   });
 
   it('environment variables override defaults; flags override both', () => {

@@ -1,9 +1,12 @@
+import { join } from 'node:path';
+
 import { systemTimers } from '../../stack/batcher';
 import { DataDirLockedError, displayPath } from '../../stack/data-dir-lock';
 import { type LocalStack, startLocalStack } from '../../stack/local-stack';
 import { InvalidMappingsError } from '../../stack/mapping-files';
 import { formatProgressLine, formatSummary } from '../../stack/progress-format';
 import { createProgressDisplay } from '../../stack/progress-display';
+import { SNAPSHOT_CHECKPOINT_MS } from '../../stack/runtime';
 import { DEFAULTS, ENV, formatOptionRows, parseStartOptions, type StartOptions } from '../../stack/stack-options';
 import { createDebuggerHandler } from '../../web';
 import type { CliIo, Command } from '../io';
@@ -34,7 +37,7 @@ ${formatOptionRows([
   [
     '--data-dir <dir>',
     ENV.dataDir,
-    `FHIR snapshot (kept across restarts) and dead letters, default ${DEFAULTS.dataDir}`,
+    `FHIR snapshot (kept across restarts), dead letters and the intake journal, default ${DEFAULTS.dataDir}`,
   ],
   ['--device-mapping <file>', ENV.deviceMapping, 'default mappings/devicecontent.json'],
   ['--fhir-mapping <file>', ENV.fhirMapping, 'default mappings/fhirmapping.json (both re-read when they change)'],
@@ -62,11 +65,17 @@ ${formatOptionRows([
     ENV.partitions,
     `processed concurrently, one batch at a time each (default ${DEFAULTS.partitions})`,
   ],
+  ['--no-journal', `${ENV.journal}=off`, 'keep accepted events in memory only (a hard kill loses queued ones)'],
   ['--no-simulator', `${ENV.simulator}=off`, 'no simulated devices'],
   ['--devices <n>', ENV.devices, `simulated devices, one patient each (default ${DEFAULTS.devices})`],
   ['--rate <n>', ENV.rate, `simulated events per second (default ${DEFAULTS.rate})`],
   ['--seed <n>', ENV.seed, 'the same seed gives the same readings (default random, printed)'],
 ])}
+
+Accepted events are written to an intake journal (<data-dir>/intake/) before the 202 answer, and processed again
+at the next start if the stack was killed before it finished them (a power loss, kill -9, a second Ctrl+C);
+re-processing an event that was already saved adds nothing. With the embedded FHIR server, its store is saved
+every ${SNAPSHOT_CHECKPOINT_MS / 1000} s while events arrive, and events since the last save are processed again after a crash.
 
 Ctrl+C stops cleanly: intake stops, queued events are processed, the FHIR store is saved, a summary is printed.
 Press Ctrl+C twice to quit at once.`;
@@ -138,6 +147,12 @@ function printBanner(io: CliIo, options: StartOptions, stack: LocalStack): void 
       `batches of ${options.batching.maxEvents} events or ${options.batching.maxWaitMs} ms, ${options.batching.partitions} partitions, resolution ${options.resolution}`,
     ],
     ['Dead letters', `${displayPath(runtime.deadLetterDir)}/`],
+    [
+      'Journal',
+      options.journal
+        ? `${displayPath(join(options.dataDir, 'intake'))}/, ${runtime.recoveredEvents} events recovered at start`
+        : 'off: a hard kill loses queued events',
+    ],
     [
       'Simulator',
       options.simulator === undefined
