@@ -15,7 +15,8 @@ export type RejectReason =
   | 'too_many_events'
   | 'unsupported_media_type'
   | 'overloaded'
-  | 'stopping';
+  | 'stopping'
+  | 'journal_unavailable';
 
 /** A point-in-time view of every counter. Plain JSON (the body of `GET /metrics`). */
 export interface StackSnapshot {

@@ -180,6 +180,7 @@ export async function startStackServer(options: StackServerOptions): Promise<Sta
       try {
         await outcome.durable;
       } catch {
+        options.metrics.rejected('journal_unavailable');
         res.setHeader('retry-after', '1');
         sendJson(res, 503, {
           error: 'journal_unavailable',

@@ -159,6 +159,27 @@ describe('POST /ingest', () => {
     expect(response.headers.get('retry-after')).toBe('1');
   });
 
+  it('answers 202 only once the events are in the intake journal', async () => {
+    let written!: () => void;
+    outcome = (events) => ({ accepted: events.length, durable: new Promise<void>((done) => (written = done)) });
+    const answer = post('{"heartRate":72}', 'application/json');
+    const first = await Promise.race([
+      answer.then(() => 'answered'),
+      new Promise((r) => setTimeout(r, 100, 'waiting')),
+    ]);
+    expect(first).toBe('waiting');
+    written();
+    expect(await answer).toMatchObject({ status: 202, body: { accepted: 1 } });
+  });
+
+  it('answers 503 journal_unavailable with Retry-After when the journal cannot be written, and counts it', async () => {
+    outcome = (events) => ({ accepted: events.length, durable: Promise.reject(new Error('ENOSPC')) });
+    const response = await post('{"heartRate":72}', 'application/json');
+    expect(response).toMatchObject({ status: 503, body: { error: 'journal_unavailable' } });
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(metrics.snapshot().rejectedRequests.byReason).toEqual({ journal_unavailable: 1 });
+  });
+
   it('counts refusals by reason', async () => {
     await post('{', 'application/json');
     await post('{}', 'text/plain');
