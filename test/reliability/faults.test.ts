@@ -145,7 +145,10 @@ describe.each(runs)('FHIR faults and a concurrent writer ($name)', ({ seed, useB
     // The faults really happened: at least 20 % of requests, every kind at least once.
     const { stats } = proxy;
     expect(stats.faultedRequests / stats.requests).toBeGreaterThanOrEqual(0.2);
-    for (const fault of REQUEST_FAULTS) {
+    // With batch Bundles the only single PUTs are the version bumper's, and how many of them run before the workers
+    // finish depends on timing; conflicts are then required as Bundle entries (below), not as whole requests.
+    const requestFaults = useBatch ? REQUEST_FAULTS.filter((f) => f !== 'conflict') : REQUEST_FAULTS;
+    for (const fault of requestFaults) {
       expect({ fault, injected: stats.byFault[fault] > 0 }).toEqual({ fault, injected: true });
     }
     if (useBatch) {
