@@ -30,7 +30,15 @@
  * rarely seen token orders of the .NET state machine.
  */
 
-import { MAX_EPOCH_MS, MIN_EPOCH_MS, TICKS_PER_MS, civilToEpochMs, isValidDate, type Instant } from './instant';
+import {
+  MAX_EPOCH_MS,
+  MIN_EPOCH_MS,
+  TICKS_PER_MS,
+  civilToEpochMs,
+  digitsAt,
+  isValidDate,
+  type Instant,
+} from './instant';
 
 type TokenKind = 'num' | 'word' | 'punct';
 
@@ -511,19 +519,6 @@ function parseFields(tokens: readonly Token[]): Parsed | undefined {
     return undefined;
   }
   return p;
-}
-
-/** The value of the `count` ASCII digits at `start`, or -1 when one of them is not a digit. */
-function digitsAt(s: string, start: number, count: number): number {
-  let value = 0;
-  for (let i = start; i < start + count; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) {
-      return -1;
-    }
-    value = value * 10 + d;
-  }
-  return value;
 }
 
 /**

@@ -309,7 +309,14 @@ export function formatRoundTrip(instant: Instant): string {
   );
 }
 
-function digitsAt(s: string, start: number, count: number): number {
+/**
+ * The value of the `count` ASCII digits at `start`, or -1 when one of them is not a digit (the parsers read
+ * fixed-position fields with it, without slicing strings).
+ * @param s - the text
+ * @param start - index of the first digit
+ * @param count - how many digits
+ */
+export function digitsAt(s: string, start: number, count: number): number {
   let value = 0;
   for (let i = start; i < start + count; i++) {
     const d = s.charCodeAt(i) - 48;
