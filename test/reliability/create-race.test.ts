@@ -8,7 +8,7 @@
 import type { Observation } from '@medplum/fhirtypes';
 import { FhirHttpStore } from '../../src/adapters/fhir/fhir-http-store';
 import { startFhirServer, type EmbeddedFhirServer } from '../../src/local/fhir-server';
-import type { FhirStore, IdentityResolver, MeasurementGroup, SaveReport } from '../../src/pipeline';
+import type { FhirStore, IdentityResolver, MeasurementGroup, PutRequest, SaveReport } from '../../src/pipeline';
 import { createObservationCache, ErrorCode, PipelineError, saveObservationGroups } from '../../src/pipeline';
 import { groupsFor, ManualClock, mappingOf, measurement, template } from '../helpers/fhir-stage-fixtures';
 import { bindStore, gatedStore } from './support/store-wrappers';
@@ -97,79 +97,65 @@ describe('create race over HTTP against the embedded FHIR server', () => {
   });
 
   /**
+   * Races worker A against worker B after both searched and found nothing: B's first `putMany` waits until A wrote,
+   * then does `firstWrite` (B's later writes go straight through). Both workers' readings must end in one Observation.
+   */
+  async function raceAgainstFirstWrite(
+    firstWrite: (store: FhirStore, requests: readonly PutRequest[]) => ReturnType<FhirStore['putMany']>,
+  ): Promise<void> {
+    const http = new FhirHttpStore({ baseUrl: server.url });
+    const gate = gatedStore(http, 'searchManyByIdentifier', 2);
+    let aWrote: () => void = () => undefined;
+    const aDone = new Promise<void>((resolve) => (aWrote = resolve));
+    const a: FhirStore = {
+      ...gate.store,
+      putMany: async (requests) => {
+        const results = await gate.store.putMany(requests);
+        aWrote();
+        return results;
+      },
+    };
+    let first = true;
+    const b: FhirStore = {
+      ...gate.store,
+      putMany: async (requests) => {
+        if (!first) {
+          return gate.store.putMany(requests);
+        }
+        first = false;
+        await aDone;
+        return firstWrite(gate.store, requests);
+      },
+    };
+    const [ra, rb] = await Promise.all([
+      save(a, ecgGroups([0, 'a0'], [2, 'a2'])),
+      save(b, ecgGroups([1, 'b1'], [3, 'b3'])),
+    ]);
+    expect([ra.failed, rb.failed]).toEqual([0, 0]);
+    const observations = server.repository.all('Observation');
+    expect(observations).toHaveLength(1);
+    const o = observations[0] as Observation;
+    expect(o.valueSampledData?.data?.split(' ').slice(0, 5)).toEqual(['a0', 'b1', 'a2', 'b3', 'E']);
+  }
+
+  /**
    * Worker B's create is applied, its answer is lost, and the client sends it again: B's second PUT replaces B's own
    * first one, so the version right before B's is B's — worker A's readings are two versions back.
    */
   it("a create applied twice (answer lost, request resent) still folds the other worker's version back", async () => {
-    const http = new FhirHttpStore({ baseUrl: server.url });
-    const gate = gatedStore(http, 'searchManyByIdentifier', 2);
-    let aWrote: () => void = () => undefined;
-    const aDone = new Promise<void>((resolve) => (aWrote = resolve));
-    const a: FhirStore = {
-      ...gate.store,
-      putMany: async (requests) => {
-        const results = await gate.store.putMany(requests);
-        aWrote();
-        return results;
-      },
-    };
-    let resent = false;
-    const b: FhirStore = {
-      ...gate.store,
-      putMany: async (requests) => {
-        if (resent) {
-          return gate.store.putMany(requests);
-        }
-        resent = true;
-        await aDone;
-        await gate.store.putMany(requests); // applied; the answer never arrives
-        return gate.store.putMany(requests); // the resend: 200, not 201
-      },
-    };
-    const [ra, rb] = await Promise.all([
-      save(a, ecgGroups([0, 'a0'], [2, 'a2'])),
-      save(b, ecgGroups([1, 'b1'], [3, 'b3'])),
-    ]);
-    expect([ra.failed, rb.failed]).toEqual([0, 0]);
-    const o = server.repository.all('Observation')[0] as Observation;
-    expect(o.valueSampledData?.data?.split(' ').slice(0, 5)).toEqual(['a0', 'b1', 'a2', 'b3', 'E']);
+    await raceAgainstFirstWrite(async (store, requests) => {
+      await store.putMany(requests); // applied; the answer never arrives
+      return store.putMany(requests); // the resend: 200, not 201
+    });
   });
 
   it('a create whose attempts all failed after one was applied is repaired at once', async () => {
-    const http = new FhirHttpStore({ baseUrl: server.url });
-    const gate = gatedStore(http, 'searchManyByIdentifier', 2);
-    let aWrote: () => void = () => undefined;
-    const aDone = new Promise<void>((resolve) => (aWrote = resolve));
-    const a: FhirStore = {
-      ...gate.store,
-      putMany: async (requests) => {
-        const results = await gate.store.putMany(requests);
-        aWrote();
-        return results;
-      },
-    };
-    let lost = false;
-    const b: FhirStore = {
-      ...gate.store,
-      putMany: async (requests) => {
-        if (lost) {
-          return gate.store.putMany(requests);
-        }
-        lost = true;
-        await aDone;
-        await gate.store.putMany(requests); // applied, replacing A's version
-        return requests.map(() => ({
-          ok: false as const,
-          error: new PipelineError(ErrorCode.FhirUnavailable, 'FHIR PUT Observation failed: connection error'),
-        }));
-      },
-    };
-    const [ra, rb] = await Promise.all([
-      save(a, ecgGroups([0, 'a0'], [2, 'a2'])),
-      save(b, ecgGroups([1, 'b1'], [3, 'b3'])),
-    ]);
-    expect([ra.failed, rb.failed]).toEqual([0, 0]);
-    const o = server.repository.all('Observation')[0] as Observation;
-    expect(o.valueSampledData?.data?.split(' ').slice(0, 5)).toEqual(['a0', 'b1', 'a2', 'b3', 'E']);
+    await raceAgainstFirstWrite(async (store, requests) => {
+      await store.putMany(requests); // applied, replacing A's version
+      return requests.map(() => ({
+        ok: false as const,
+        error: new PipelineError(ErrorCode.FhirUnavailable, 'FHIR PUT Observation failed: connection error'),
+      }));
+    });
   });
 });
