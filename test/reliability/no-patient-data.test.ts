@@ -19,16 +19,14 @@
  * proves the marker really went through the pipeline. Every capture is also checked to be non-empty and to hold the
  * expected error codes, so that a broken capture fails the test instead of passing it.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 
 import { startCommand } from '../../src/local/cli/commands/start';
 import type { CliIo } from '../../src/local/cli/io';
+import { type AppInsightsSink, startAppInsightsSink } from '../helpers/app-insights-sink';
 import { LoopbackFhir } from '../helpers/loopback-fhir';
 import { pollUntil } from '../local/stack/poll';
 import { compileForNode } from './support/compile-for-node';
@@ -74,69 +72,30 @@ describe('the marker and its derived forms', () => {
 
 describe('Functions app: logs, thrown errors and Application Insights payloads', () => {
   let dir: string;
-  let sink: Server;
+  let sink: AppInsightsSink;
   let payloads: string[];
   let child: { code: number | null; stdout: string; stderr: string };
   let report: FunctionsRunReport;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iomt-phi-'));
-    // The SDK always speaks TLS to the ingestion endpoint, so the loopback sink needs a certificate it trusts.
-    execFileSync(
-      '/usr/bin/openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'].concat([
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ]),
-      { stdio: 'ignore' },
-    );
-    payloads = [];
-    sink = createServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          let body = Buffer.concat(chunks);
-          if (req.headers['content-encoding'] === 'gzip') {
-            body = gunzipSync(body);
-          }
-          // Everything the exporter sends is kept: path, query and body of every request.
-          payloads.push(`${req.method ?? ''} ${req.url ?? ''}\n${body.toString('utf8')}`);
-          const items = req.url === '/v2.1/track' ? (JSON.parse(body.toString('utf8')) as unknown[]).length : 0;
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ itemsReceived: items, itemsAccepted: items, errors: [] }));
-        });
-      },
-    );
-    await new Promise<void>((done) => sink.listen(0, '127.0.0.1', done));
-    const endpoint = `https://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
+    sink = await startAppInsightsSink(dir);
     const [entry] = compileForNode(['test/reliability/support/phi-functions-run.ts'], join(dir, 'build'), [
       'mappings/devicecontent.json',
       'mappings/fhirmapping.json',
     ]);
     const output = join(dir, 'report.json');
-    child = await runChild(entry as string, {
-      NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
-      TEST_AI_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=${endpoint};LiveEndpoint=${endpoint}`,
-      PHI_OUTPUT: output,
-    });
+    child = await runChild(entry as string, { ...sink.childEnv, PHI_OUTPUT: output });
     if (child.code !== 0) {
       throw new Error(`the Functions run failed (exit ${child.code}): ${child.stderr}`);
     }
     report = JSON.parse(readFileSync(output, 'utf8')) as FunctionsRunReport;
+    // Everything the exporter sent is kept: path, query and body of every request.
+    payloads = sink.requests.map((r) => `${r.method} ${r.url}\n${r.body}`);
   }, 120_000);
 
   afterAll(async () => {
-    await new Promise<void>((done) =>
-      sink.close(() => {
-        done();
-      }),
-    );
+    await sink.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

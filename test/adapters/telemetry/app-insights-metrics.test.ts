@@ -1,13 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 
 import { createAppInsightsMetrics } from '../../../src/adapters/telemetry/app-insights-metrics';
 import { Metric } from '../../../src/pipeline/metrics';
+import { type AppInsightsSink, isTrack, startAppInsightsSink } from '../../helpers/app-insights-sink';
 
 // The no-op path must never load the SDK (its log APIs throw without a connection string, and it is slow to load).
 // The child process below is not affected by this mock.
@@ -67,68 +65,19 @@ describe('createAppInsightsMetrics without a connection string', () => {
 
 describe('createAppInsightsMetrics against an HTTPS loopback ingestion endpoint', () => {
   let dir: string;
-  let server: Server;
+  let sink: AppInsightsSink;
   let envelopes: Envelope[];
   let childResult: { code: number | null; stderr: string };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iomt-ai-'));
-    // The SDK always speaks TLS to the ingestion endpoint, so the loopback server needs a certificate it trusts.
-    execFileSync(
-      '/usr/bin/openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    envelopes = [];
-    server = createServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          let body = Buffer.concat(chunks);
-          if (req.headers['content-encoding'] === 'gzip') {
-            body = gunzipSync(body);
-          }
-          const items =
-            req.method === 'POST' && req.url === '/v2.1/track' ? (JSON.parse(body.toString('utf8')) as Envelope[]) : [];
-          envelopes.push(...items);
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }));
-        });
-      },
-    );
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const { port } = server.address() as AddressInfo;
-    const endpoint = `https://127.0.0.1:${port}/`;
-    childResult = await runChild({
-      NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
-      TEST_AI_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=${endpoint};LiveEndpoint=${endpoint}`,
-    });
+    sink = await startAppInsightsSink(dir);
+    childResult = await runChild(sink.childEnv);
+    envelopes = sink.requests.filter(isTrack).flatMap((r) => JSON.parse(r.body) as Envelope[]);
   }, 60_000);
 
   afterAll(async () => {
-    await new Promise<void>((done) =>
-      server.close(() => {
-        done();
-      }),
-    );
+    await sink.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -185,7 +134,7 @@ describe('createAppInsightsMetrics against an HTTPS loopback ingestion endpoint'
   });
 });
 
-function runChild(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+function runChild(env: Readonly<Record<string, string>>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, ['-e', TS_LOADER, FIXTURE], {
       cwd: ROOT,
