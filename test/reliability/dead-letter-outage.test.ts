@@ -7,36 +7,15 @@
  * - Local stack: the entries are held (counting towards the queue bound, so producers are refused rather than entries
  *   dropped) and written with the next batch or flush once the store is back.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import { ingestDeviceEvents } from '../../src/functions/ingest-device-events';
 import { saveObservations } from '../../src/functions/save-observations.activity';
 import { setComposition } from '../../src/functions/shared/composition';
 import { readGroupingInput } from '../../src/functions/shared/orchestration-io';
-import { LocalPipeline } from '../../src/local/stack/local-pipeline';
-import { StackMetrics } from '../../src/local/stack/stack-metrics';
-import {
-  createIdentityResolver,
-  createNormalizer,
-  ErrorCode,
-  loadDeviceMapping,
-  loadFhirMapping,
-  type DeviceEvent,
-} from '../../src/pipeline';
+import { ErrorCode, type DeviceEvent } from '../../src/pipeline';
 import { groupsFor, measurement } from '../helpers/fhir-stage-fixtures';
-import { MemoryDeadLetterStore } from '../helpers/memory-dead-letter-store';
-import { MemoryFhirStore } from '../helpers/memory-fhir-store';
 import { eventHubInvocation, FakeDurableClient, testComposition, type TestEvent } from '../functions/helpers';
-import { FakeTime, settle } from '../local/stack/fake-time';
-
-const reading = (device: string, minute: number) =>
-  JSON.stringify({
-    deviceId: device,
-    patientId: `p-${device}`,
-    measurementTime: `2024-03-10T14:${String(minute).padStart(2, '0')}:00Z`,
-    heartRate: 60 + minute,
-  });
+import { flushMovingTime, pipelineFixture, reading } from '../local/stack/pipeline-fixture';
 
 /** Ten events, every third one unreadable. */
 const batch = (): TestEvent[] =>
@@ -102,49 +81,8 @@ describe('Functions app with the dead-letter store unreachable', () => {
 });
 
 describe('local stack with the dead-letter store unreachable', () => {
-  const mapping = (name: string): string => readFileSync(join(__dirname, '../../mappings', name), 'utf8');
-  const T0 = Date.parse('2024-03-10T14:00:00Z');
-
-  function setup(maxQueuedEvents = 100) {
-    const time = new FakeTime();
-    time.now = T0;
-    const store = new MemoryFhirStore({ clock: time.clock });
-    const deadLetters = new MemoryDeadLetterStore();
-    const problems: string[] = [];
-    const pipeline = new LocalPipeline({
-      mappings: () =>
-        Promise.resolve({
-          normalizer: createNormalizer(loadDeviceMapping(mapping('devicecontent.json')).mapping!, time.clock),
-          fhirMapping: loadFhirMapping(mapping('fhirmapping.json')).mapping!,
-          version: 'v1',
-        }),
-      store,
-      identity: createIdentityResolver({ store, mode: 'Create', clock: time.clock }),
-      deadLetters,
-      metrics: new StackMetrics(time.clock),
-      clock: time.clock,
-      timers: time,
-      maxEvents: 10,
-      maxWaitMs: 1000,
-      partitions: 1,
-      maxQueuedEvents,
-      retryDelayMs: 100,
-      onProblem: (message) => problems.push(message),
-    });
-    return { time, store, deadLetters, pipeline, problems };
-  }
-
-  /** Flushes while moving the fake clock, so the pipeline's retry waits pass. */
-  async function flush(pipeline: LocalPipeline, time: FakeTime): Promise<void> {
-    const done = pipeline.flush();
-    const state = { finished: false };
-    void done.then(() => (state.finished = true));
-    for (let i = 0; i < 50 && !state.finished; i++) {
-      await settle();
-      await time.advance(400);
-    }
-    await done;
-  }
+  const setup = (maxQueuedEvents = 100) =>
+    pipelineFixture({ now: Date.parse('2024-03-10T14:00:00Z'), maxQueuedEvents });
 
   const event = (body: string): { event: DeviceEvent } => ({ event: { body } });
 
@@ -153,7 +91,7 @@ describe('local stack with the dead-letter store unreachable', () => {
     deadLetters.available = false;
 
     expect(pipeline.ingest([event(reading('d1', 1)), event('not json'), event('{"half":')])).toEqual({ accepted: 3 });
-    await flush(pipeline, time);
+    await flushMovingTime(pipeline, time);
 
     // The good event is saved; the two bad ones are held, not dropped, and still count as queued.
     expect(store.all('Observation')).toHaveLength(1);
@@ -167,7 +105,7 @@ describe('local stack with the dead-letter store unreachable', () => {
 
     deadLetters.available = true;
     expect(pipeline.ingest([event(reading('d2', 2))])).toEqual({ accepted: 1 });
-    await flush(pipeline, time);
+    await flushMovingTime(pipeline, time);
 
     expect(pipeline.unwrittenDeadLetters).toBe(0);
     expect(deadLetters.entries.map((e) => e.error.code).sort()).toEqual([
@@ -181,11 +119,11 @@ describe('local stack with the dead-letter store unreachable', () => {
     const { time, deadLetters, pipeline } = setup();
     deadLetters.available = false;
     pipeline.ingest([event('not json')]);
-    await flush(pipeline, time);
+    await flushMovingTime(pipeline, time);
     expect(pipeline.unwrittenDeadLetters).toBe(1);
 
     deadLetters.available = true;
-    await flush(pipeline, time);
+    await flushMovingTime(pipeline, time);
     expect(pipeline.unwrittenDeadLetters).toBe(0);
     expect(deadLetters.entries).toHaveLength(1);
   });

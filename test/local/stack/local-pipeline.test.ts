@@ -1,28 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import type { IngestEvent } from '../../../src/local/stack/ingest-request';
-import { type LoadedMappings, LocalPipeline } from '../../../src/local/stack/local-pipeline';
 import { partitionForKey } from '../../../src/local/stack/partitioning';
-import { StackMetrics } from '../../../src/local/stack/stack-metrics';
-import {
-  createIdentityResolver,
-  createNormalizer,
-  type DeviceEvent,
-  ErrorCode,
-  loadDeviceMapping,
-  loadFhirMapping,
-  type Normalizer,
-  PipelineError,
-} from '../../../src/pipeline';
-import { MemoryDeadLetterStore } from '../../helpers/memory-dead-letter-store';
-import { MemoryFhirStore } from '../../helpers/memory-fhir-store';
-import { FakeTime, settle } from './fake-time';
+import { type DeviceEvent, ErrorCode, type Normalizer, PipelineError } from '../../../src/pipeline';
+import { settle } from './fake-time';
+import { pipelineFixture } from './pipeline-fixture';
 
 const T0 = Date.parse('2026-11-28T10:00:00.000Z');
-const mapping = (name: string): string => readFileSync(join(__dirname, '../../../mappings', name), 'utf8');
-const DEVICE = loadDeviceMapping(mapping('devicecontent.json')).mapping!;
-const FHIR = loadFhirMapping(mapping('fhirmapping.json')).mapping!;
 
 const heartRate = (device: string, minute: number, hr: number): IngestEvent => ({
   event: {
@@ -39,39 +21,24 @@ const heartRate = (device: string, minute: number, hr: number): IngestEvent => (
 function setup(
   options: { maxEvents?: number; maxWaitMs?: number; partitions?: number; maxQueuedEvents?: number } = {},
 ) {
-  const time = new FakeTime();
-  time.now = T0;
-  const store = new MemoryFhirStore({ clock: time.clock });
-  const deadLetters = new MemoryDeadLetterStore();
-  const metrics = new StackMetrics(time.clock);
   const seen: { partition: string | undefined; body: string }[] = [];
-  const inner = createNormalizer(DEVICE, time.clock);
   // Records the order in which each partition's events reach normalization.
-  const normalizer: Normalizer = {
+  const normalizer = (inner: Normalizer): Normalizer => ({
     isAsync: inner.isAsync,
     normalize: (event: DeviceEvent) => {
       seen.push({ partition: event.partitionId, body: event.body as string }); // the tests send JSON text
       return inner.normalize(event);
     },
-  };
-  const mappings: LoadedMappings = { normalizer, fhirMapping: FHIR, version: 'test-version' };
-  const problems: string[] = [];
-  const pipeline = new LocalPipeline({
-    mappings: () => Promise.resolve(mappings),
-    store,
-    identity: createIdentityResolver({ store, mode: 'Create', clock: time.clock }),
-    deadLetters,
-    metrics,
-    clock: time.clock,
-    timers: time,
-    maxEvents: options.maxEvents ?? 3,
-    maxWaitMs: options.maxWaitMs ?? 1000,
-    partitions: options.partitions ?? 4,
-    ...(options.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: options.maxQueuedEvents }),
-    retryDelayMs: 100,
-    onProblem: (message) => problems.push(message),
   });
-  return { time, store, deadLetters, metrics, pipeline, seen, problems };
+  const fixture = pipelineFixture({
+    now: T0,
+    maxEvents: 3,
+    partitions: 4,
+    version: 'test-version',
+    normalizer,
+    ...options,
+  });
+  return { ...fixture, seen };
 }
 
 describe('LocalPipeline', () => {
