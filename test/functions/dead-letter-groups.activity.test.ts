@@ -1,10 +1,9 @@
 import { InvocationContext } from '@azure/functions';
 
 import { deadLetterGroups } from '../../src/functions/dead-letter-groups.activity';
-import { setComposition } from '../../src/functions/shared/composition';
 import { groupDeadLetterEntry, Metric, PipelineError } from '../../src/pipeline';
 import { groupsFor, mappingOf, measurement, template } from '../helpers/fhir-stage-fixtures';
-import { type TestComposition, testComposition, TEST_NOW } from './helpers';
+import { TEST_NOW, useTestComposition } from './helpers';
 
 const context = (): InvocationContext =>
   new InvocationContext({ invocationId: 'activity-2', functionName: 'deadLetterGroups', logHandler: () => undefined });
@@ -26,19 +25,12 @@ const inputOf = (code = 'FHIR_THROTTLED'): unknown =>
   );
 
 describe('deadLetterGroups activity', () => {
-  let t: TestComposition;
-  beforeEach(() => {
-    t = testComposition();
-    setComposition(t.composition);
-  });
-  afterEach(() => {
-    setComposition(undefined);
-  });
+  const t = useTestComposition();
 
   it('writes every group of the failed chunk, as no longer retryable, and reports them all', async () => {
     expect(await deadLetterGroups(inputOf(), context())).toBe(2);
 
-    expect(t.deadLetters.entries).toEqual(
+    expect(t().deadLetters.entries).toEqual(
       groups.map((g) => ({
         ...groupDeadLetterEntry(
           g,
@@ -53,7 +45,7 @@ describe('deadLetterGroups activity', () => {
         ),
       })),
     );
-    expect(t.metrics.total(Metric.DeadLetteredItems)).toBe(2);
+    expect(t().metrics.total(Metric.DeadLetteredItems)).toBe(2);
   });
 
   it('keeps the entry the save activity already wrote for a group, with its more precise error', async () => {
@@ -61,16 +53,20 @@ describe('deadLetterGroups activity', () => {
       mappingVersion: 'sha256:fhir',
       now: TEST_NOW,
     });
-    await t.deadLetters.put([precise]);
+    await t().deadLetters.put([precise]);
 
     expect(await deadLetterGroups(inputOf(), context())).toBe(2);
 
-    expect(t.deadLetters.entries.map((e) => e.error.code).sort()).toEqual(['FHIR_THROTTLED', 'PATIENT_NOT_FOUND']);
-    expect(t.metrics.total(Metric.DeadLetteredItems)).toBe(1);
+    expect(
+      t()
+        .deadLetters.entries.map((e) => e.error.code)
+        .sort(),
+    ).toEqual(['FHIR_THROTTLED', 'PATIENT_NOT_FOUND']);
+    expect(t().metrics.total(Metric.DeadLetteredItems)).toBe(1);
   });
 
   it('fails (and is retried) while the dead-letter store is unreachable', async () => {
-    t.deadLetters.available = false;
+    t().deadLetters.available = false;
     await expect(deadLetterGroups(inputOf(), context())).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
   });
 

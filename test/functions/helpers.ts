@@ -10,7 +10,12 @@ import { InvocationContext } from '@azure/functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
 
 import type { MappingSource } from '../../src/adapters/mappings/mapping-source';
-import { type Composition, type CompositionOverrides, createComposition } from '../../src/functions/shared/composition';
+import {
+  type Composition,
+  type CompositionOverrides,
+  createComposition,
+  setComposition,
+} from '../../src/functions/shared/composition';
 import type { OrchestrationClient } from '../../src/functions/shared/start-orchestration';
 import type { Dimensions, LogFields, Logger, Metric, MetricsSink, SettingsEnv } from '../../src/pipeline';
 import { MemoryDeadLetterStore } from '../helpers/memory-dead-letter-store';
@@ -140,6 +145,37 @@ export function testComposition(
     ...options.overrides,
   });
   return { composition, fhir, deadLetters, metrics, logger, deviceSource, fhirSource };
+}
+
+/**
+ * Builds a test composition and installs it as the Functions app's composition (as the host would at start).
+ * @param options - settings overrides and port overrides
+ */
+export function installTestComposition(options: Parameters<typeof testComposition>[0] = {}): TestComposition {
+  const t = testComposition(options);
+  setComposition(t.composition);
+  return t;
+}
+
+/**
+ * Installs a fresh test composition before each test of the enclosing `describe` block and removes it after each.
+ * @returns the running test's composition
+ */
+export function useTestComposition(): () => TestComposition {
+  let current: TestComposition | undefined;
+  beforeEach(() => {
+    current = installTestComposition();
+  });
+  afterEach(() => {
+    setComposition(undefined);
+    current = undefined;
+  });
+  return () => {
+    if (current === undefined) {
+      throw new Error('useTestComposition: the composition exists only while a test runs');
+    }
+    return current;
+  };
 }
 
 /** One event as a test describes it. */

@@ -1,9 +1,8 @@
 import { groupMeasurementsOrchestrator } from '../../src/functions/group-measurements.orchestrator';
-import { setComposition } from '../../src/functions/shared/composition';
 import type { GroupingInput, SaveChunkResult } from '../../src/functions/shared/orchestration-io';
 import { Metric } from '../../src/pipeline';
 import { measurement } from '../helpers/fhir-stage-fixtures';
-import { testComposition, type TestComposition } from '../functions/helpers';
+import { useTestComposition } from '../functions/helpers';
 import { type Episode, HistoryBuilder, replay } from './replay-harness';
 
 const CALL_ACTIVITY_WITH_RETRY = 1;
@@ -30,14 +29,7 @@ const started = (): HistoryBuilder =>
   new HistoryBuilder(input).nextEpisode().scheduled(0, 'saveObservations').scheduled(1, 'saveObservations');
 
 describe('groupMeasurements orchestrator (replayed by durable-functions)', () => {
-  let t: TestComposition;
-  beforeEach(() => {
-    t = testComposition();
-    setComposition(t.composition);
-  });
-  afterEach(() => {
-    setComposition(undefined);
-  });
+  const t = useTestComposition();
 
   it('groups the batch and fans the save activity out over the chunks, with Durable retries', async () => {
     const first = await replay(groupMeasurementsOrchestrator, input, new HistoryBuilder(input).events);
@@ -206,8 +198,8 @@ describe('groupMeasurements orchestrator (replayed by durable-functions)', () =>
       started().nextEpisode().completed(0, saved(1)).completed(1, saved(1)).events,
     );
 
-    expect(t.metrics.total(Metric.MessageGroups)).toBe(2);
-    expect(t.metrics.observations(Metric.GroupLatencyMs)).toHaveLength(1);
+    expect(t().metrics.total(Metric.MessageGroups)).toBe(2);
+    expect(t().metrics.observations(Metric.GroupLatencyMs)).toHaveLength(1);
   });
 
   it('bounds the fan-out: at most 16 chunks are scheduled before the first wave is done', async () => {
