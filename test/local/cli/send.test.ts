@@ -10,8 +10,8 @@ import {
   type SendTarget,
   toFullyQualifiedNamespace,
 } from '../../../src/local/cli/commands/send';
-import type { CliIo } from '../../../src/local/cli/io';
 import { UsageError } from '../../../src/local/cli/io';
+import { captureIo } from './capture-io';
 
 /** A fake producer: batches hold events up to a byte budget (body + properties), as the real one does. */
 class FakeProducer implements EventProducer {
@@ -63,21 +63,6 @@ class FakeProducer implements EventProducer {
     this.closed = true;
     return Promise.resolve();
   }
-}
-
-function captureIo(): CliIo & { output: () => string; errors: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    output: () => out,
-    errors: () => err,
-  };
 }
 
 describe('iomt send', () => {

@@ -8,25 +8,10 @@ import {
   type VerifyDependencies,
   type VerifyResult,
 } from '../../../src/local/cli/commands/verify';
-import type { CliIo } from '../../../src/local/cli/io';
 import { UsageError } from '../../../src/local/cli/io';
 import { type EmbeddedFhirServer, startFhirServer } from '../../../src/local/fhir-server';
 import { SERVICE_SYSTEM } from '../../../src/pipeline';
-
-function captureIo(): CliIo & { output: () => string; errors: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    output: () => out,
-    errors: () => err,
-  };
-}
+import { captureIo } from './capture-io';
 
 const DEVICE_SYSTEM = 'urn:example:devices';
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { createFileDeadLetterStore } from '../../../src/adapters/dead-letter/file-dead-letter-store';
 import { replayCommand } from '../../../src/local/cli/commands/replay';
 import { startCommand } from '../../../src/local/cli/commands/start';
-import type { CliIo } from '../../../src/local/cli/io';
 import { startFhirServer } from '../../../src/local/fhir-server';
 import { LoopbackFhir } from '../../helpers/loopback-fhir';
+import { captureIo } from '../cli/capture-io';
 import { pollUntil } from './poll';
 
 const ROOT = join(__dirname, '../../..');
@@ -28,26 +28,10 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function capture(stopSignal?: Promise<void>): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (text) => {
-      out += text;
-    },
-    err: (text) => {
-      err += text;
-    },
-    ...(stopSignal === undefined ? {} : { stopSignal }),
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
-
 describe('iomt start', () => {
   it('prints the URLs, runs until stopped, processes what is queued and prints a summary', async () => {
     let stop!: () => void;
-    const io = capture(new Promise<void>((resolve) => (stop = resolve)));
+    const io = captureIo(new Promise<void>((resolve) => (stop = resolve)));
     const args = [
       '--port',
       '0',
@@ -62,12 +46,12 @@ describe('iomt start', () => {
     ];
     const exit = startCommand.run(args, io);
     const ingestUrl = await pollUntil(
-      () => /POST (http:\/\/127\.0\.0\.1:\d+\/ingest)/.exec(io.stdout())?.[1],
+      () => /POST (http:\/\/127\.0\.0\.1:\d+\/ingest)/.exec(io.output())?.[1],
       'the banner',
     );
-    expect(io.stdout()).toMatch(/Observations +http:\/\/127\.0\.0\.1:\d+\/fhir\/Observation/);
-    expect(io.stdout()).toMatch(/Debugger +http:\/\/127\.0\.0\.1:\d+\//);
-    expect(io.stdout()).toContain('Simulator     off');
+    expect(io.output()).toMatch(/Observations +http:\/\/127\.0\.0\.1:\d+\/fhir\/Observation/);
+    expect(io.output()).toMatch(/Debugger +http:\/\/127\.0\.0\.1:\d+\//);
+    expect(io.output()).toContain('Simulator     off');
     const response = await fetch(ingestUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -76,22 +60,22 @@ describe('iomt start', () => {
     expect(response.status).toBe(202);
     stop();
     expect(await exit).toBe(0);
-    expect(io.stdout()).toContain('Stopping: processing 1 queued events');
-    expect(io.stdout()).toMatch(/1 events accepted, 1 processed in 1 batches/);
-    expect(io.stdout()).toContain('Observations: 1 created, 0 updated, 0 unchanged');
+    expect(io.output()).toContain('Stopping: processing 1 queued events');
+    expect(io.output()).toMatch(/1 events accepted, 1 processed in 1 batches/);
+    expect(io.output()).toContain('Observations: 1 created, 0 updated, 0 unchanged');
   });
 
   it('exits 2 with every mapping issue at file:line:col when a mapping is invalid', async () => {
     const fhir = join(dir, 'fhir.json');
     writeFileSync(fhir, '{\n  "templateType": "CollectionFhir",\n  "template": 5\n}\n');
-    const io = capture(Promise.resolve());
+    const io = captureIo(Promise.resolve());
     const code = await startCommand.run(
       ['--port', '0', '--fhir-port', '0', '--data-dir', join(dir, 'data'), ...MAPPING_ARGS, '--fhir-mapping', fhir],
       io,
     );
     expect(code).toBe(2);
-    expect(io.stderr()).toContain(`${fhir}:3:`);
-    expect(io.stderr()).toContain('the mappings are invalid; nothing was started');
+    expect(io.errors()).toContain(`${fhir}:3:`);
+    expect(io.errors()).toContain('the mappings are invalid; nothing was started');
   });
 });
 
@@ -115,11 +99,11 @@ describe('iomt replay', () => {
         .join('\n'),
     );
     const dataDir = join(dir, 'data');
-    const io = capture();
+    const io = captureIo();
     expect(await replayCommand.run([file, '--data-dir', dataDir, ...MAPPING_ARGS], io)).toBe(0);
-    expect(io.stdout()).toContain('Replaying 4 events from');
-    expect(io.stdout()).toContain('100%');
-    expect(io.stdout()).toMatch(/4 events accepted, 4 processed/);
+    expect(io.output()).toContain('Replaying 4 events from');
+    expect(io.output()).toContain('100%');
+    expect(io.output()).toMatch(/4 events accepted, 4 processed/);
     const server = await startFhirServer({ port: 0, dataDir });
     try {
       const observations = server.repository.all('Observation');
@@ -149,11 +133,11 @@ describe('iomt replay', () => {
       const file = join(dir, 'events.json');
       writeFileSync(file, JSON.stringify(events(Date.parse('2026-11-20T08:00:00Z')).filter((e) => 'body' in e)));
       const dataDir = join(dir, 'data');
-      const io = capture();
+      const io = captureIo();
       expect(
         await replayCommand.run([file, '--data-dir', dataDir, '--fhir-url', fhir.baseUrl, ...MAPPING_ARGS], io),
       ).toBe(1);
-      expect(io.stderr()).toMatch(/failures of the FHIR server/);
+      expect(io.errors()).toMatch(/failures of the FHIR server/);
       const letters = await createFileDeadLetterStore({ directory: join(dataDir, 'dead-letters') }).list();
       expect(letters.length).toBeGreaterThan(0);
       expect(letters.every((l) => l.stage === 'FHIRConversion' && l.error.code === 'FHIR_UNAUTHORIZED')).toBe(true);
@@ -163,10 +147,10 @@ describe('iomt replay', () => {
   });
 
   it('exits 2 on an unreadable events file', async () => {
-    const io = capture();
+    const io = captureIo();
     expect(
       await replayCommand.run([join(dir, 'missing.jsonl'), '--data-dir', join(dir, 'data'), ...MAPPING_ARGS], io),
     ).toBe(2);
-    expect(io.stderr()).toMatch(/^iomt replay: /);
+    expect(io.errors()).toMatch(/^iomt replay: /);
   });
 });

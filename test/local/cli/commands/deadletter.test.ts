@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { createFileDeadLetterStore } from '../../../../src/adapters/dead-letter/file-dead-letter-store';
 import { openTableDeadLetterStore } from '../../../../src/adapters/dead-letter/table-dead-letter-store';
 import { createDeadletterCommand } from '../../../../src/local/cli/commands/deadletter';
-import type { CliIo } from '../../../../src/local/cli/io';
 import { UsageError } from '../../../../src/local/cli/io';
 import { type EmbeddedFhirServer, startFhirServer } from '../../../../src/local/fhir-server';
 import { type DeadLetterEntry, eventDeadLetterEntry, PipelineError, secret } from '../../../../src/pipeline';
 import { type Azurite, startAzurite } from '../../../helpers/azurite';
+import { captureIo } from '../capture-io';
 
 const APP_ROOT = join(__dirname, '..', '..', '..', '..');
 const MAPPINGS = [
@@ -33,17 +33,6 @@ const heartRate = JSON.stringify({
   heartRate: 72,
 });
 
-function capture(): CliIo & { text: () => string; errors: () => string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    text: () => out.join(''),
-    errors: () => err.join(''),
-  };
-}
-
 describe('iomt deadletter', () => {
   let dir: string;
   let command: ReturnType<typeof createDeadletterCommand>;
@@ -62,11 +51,11 @@ describe('iomt deadletter', () => {
         entryFor(1, heartRate),
         entryFor(2, '{', 'BODY_INVALID_JSON'),
       ]);
-      const io = capture();
+      const io = captureIo();
 
       expect(await command.run(['list', '--dir', dir, '--error-type', 'InvalidDataFormatException'], io)).toBe(0);
 
-      expect(io.text()).toBe(
+      expect(io.output()).toBe(
         '1 dead-lettered entry\n' +
           '  2024-03-10T15:02:00.000Z  Normalization   BODY_INVALID_JSON (InvalidDataFormatException)  event partition=1 seq=2\n' +
           '      evt-20240310-1-2  attempts=1  mapping=sha256:old\n' +
@@ -76,20 +65,20 @@ describe('iomt deadletter', () => {
 
     it("defaults to the local stack's file store in its data folder", async () => {
       await createFileDeadLetterStore({ directory: join(dir, 'dead-letters') }).put([entryFor(1, heartRate)]);
-      const io = capture();
+      const io = captureIo();
 
       expect(await command.run(['list', '--json'], io)).toBe(0);
 
-      expect((JSON.parse(io.text()) as { id: string }[]).map((e) => e.id)).toEqual(['evt-20240310-1-1']);
+      expect((JSON.parse(io.output()) as { id: string }[]).map((e) => e.id)).toEqual(['evt-20240310-1-1']);
     });
 
     it('prints JSON with --json', async () => {
       await createFileDeadLetterStore({ directory: dir }).put([entryFor(1, heartRate)]);
-      const io = capture();
+      const io = captureIo();
 
       await command.run(['list', '--dir', dir, '--json', '--limit', '5', '--since', '2024-03-10T00:00:00Z'], io);
 
-      expect(JSON.parse(io.text())).toEqual([
+      expect(JSON.parse(io.output())).toEqual([
         expect.objectContaining({ id: 'evt-20240310-1-1', payloadKind: 'event' }),
       ]);
     });
@@ -105,8 +94,8 @@ describe('iomt deadletter', () => {
       [['list'], "or --dir; the local stack's"],
       [['list', '--account', 'Not_An_Account'], '--account must be a Storage account name'],
     ])('refuses %j', async (args, message) => {
-      await expect(command.run(args, capture())).rejects.toThrow(UsageError);
-      await expect(command.run(args, capture())).rejects.toThrow(message);
+      await expect(command.run(args, captureIo())).rejects.toThrow(UsageError);
+      await expect(command.run(args, captureIo())).rejects.toThrow(message);
     });
   });
 
@@ -120,7 +109,7 @@ describe('iomt deadletter', () => {
     it('saves the entries into the FHIR service with the current mappings and removes them', async () => {
       const store = createFileDeadLetterStore({ directory: dir });
       await store.put([entryFor(1, heartRate)]);
-      const io = capture();
+      const io = captureIo();
 
       const code = await command.run(
         ['replay', '--dir', dir, '--fhir-url', fhir.url, '--resolution', 'Create', ...MAPPINGS],
@@ -128,7 +117,7 @@ describe('iomt deadletter', () => {
       );
 
       expect({ code, errors: io.errors() }).toEqual({ code: 0, errors: '' });
-      expect(io.text()).toBe(
+      expect(io.output()).toBe(
         'Replayed 1 entry: 1 saved and removed, 0 still failing\n' +
           '  Replayed  evt-20240310-1-1  measurements=1  created=1 updated=0 unchanged=0\n',
       );
@@ -141,17 +130,17 @@ describe('iomt deadletter', () => {
       const newDevice = heartRate.replace('"d1"', '"d7"').replace('"p1"', '"p7"');
       await createFileDeadLetterStore({ directory: join(dir, 'dead-letters') }).put([entryFor(3, newDevice)]);
       const local = createDeadletterCommand({ IOMT_DATA_DIR: dir, IOMT_FHIR_URL: fhir.url });
-      const io = capture();
+      const io = captureIo();
 
       expect(await local.run(['replay', ...MAPPINGS], io)).toBe(0);
 
-      expect(io.text()).toContain('1 saved and removed, 0 still failing');
+      expect(io.output()).toContain('1 saved and removed, 0 still failing');
     });
 
     it('checks without saving on --dry-run, and exits 1 while an entry still fails', async () => {
       const store = createFileDeadLetterStore({ directory: dir });
       await store.put([entryFor(1, heartRate), entryFor(2, '{', 'BODY_INVALID_JSON')]);
-      const io = capture();
+      const io = captureIo();
 
       const code = await command.run(
         ['replay', '--dir', dir, '--fhir-url', fhir.url, '--dry-run', '--json', ...MAPPINGS],
@@ -159,7 +148,7 @@ describe('iomt deadletter', () => {
       );
 
       expect(code).toBe(1);
-      const report = JSON.parse(io.text()) as { dryRun: boolean; entries: { id: string; outcome: string }[] };
+      const report = JSON.parse(io.output()) as { dryRun: boolean; entries: { id: string; outcome: string }[] };
       expect(report.dryRun).toBe(true);
       expect(report.entries.map((e) => [e.id, e.outcome])).toEqual([
         ['evt-20240310-1-2', 'Failed'],
@@ -174,7 +163,7 @@ describe('iomt deadletter', () => {
         bad,
         '{"templateType": "CollectionContent", "template": [{"templateType": "Nope", "template": {}}]}',
       );
-      const io = capture();
+      const io = captureIo();
 
       const code = await command.run(
         [
@@ -195,7 +184,7 @@ describe('iomt deadletter', () => {
 
     it('refuses bearer authentication without a token in the environment', async () => {
       await expect(
-        command.run(['replay', '--dir', dir, '--fhir-auth', 'bearer', ...MAPPINGS], capture()),
+        command.run(['replay', '--dir', dir, '--fhir-auth', 'bearer', ...MAPPINGS], captureIo()),
       ).rejects.toThrow('--fhir-auth bearer reads the token from FhirBearerToken or IOMT_FHIR_TOKEN; neither is set');
     });
   });
@@ -218,12 +207,12 @@ describe('iomt deadletter', () => {
         DeadLetterStorage: azurite.connectionString,
         DeadLetterTableName: 'clideadletters',
       });
-      const io = capture();
+      const io = captureIo();
 
       expect(await fromSettings.run(['list', '--json'], io)).toBe(0);
-      expect((JSON.parse(io.text()) as { id: string }[]).map((e) => e.id)).toEqual(['evt-20240310-1-1']);
+      expect((JSON.parse(io.output()) as { id: string }[]).map((e) => e.id)).toEqual(['evt-20240310-1-1']);
 
-      const unreachable = capture();
+      const unreachable = captureIo();
       const closedPort =
         'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;';
       expect(await command.run(['list', '--connection', closedPort], unreachable)).toBe(1);
