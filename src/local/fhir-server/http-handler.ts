@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, getStatus, isResourceType, singularize } from '@medplum/core';
 import type { FhirResponse, FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { readBody } from '../http/read-body';
 import type { IndexedMemoryRepository } from './indexed-memory-repository';
 
 /** The content type of every response: https://hl7.org/fhir/R4/http.html#mime-type */
@@ -37,34 +38,6 @@ function send(res: ServerResponse, status: number, body?: unknown, headers: Reco
   const text = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, { 'content-type': FHIR_JSON, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
-}
-
-/** Reads the body up to `limit` bytes; past it, stops collecting and reports it (the rest is discarded). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) {
-    req.resume();
-    return Promise.resolve('too-large');
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (size > limit) {
-        return;
-      }
-      size += chunk.length;
-      if (size > limit) {
-        chunks.length = 0;
-        resolve('too-large');
-      } else {
-        chunks.push(chunk);
-      }
-    });
-    req.on('end', () => {
-      resolve(Buffer.concat(chunks));
-    });
-    req.on('error', reject);
-  });
 }
 
 /** `Prefer: return=…` (https://hl7.org/fhir/R4/http.html#ops); representation is the default. */

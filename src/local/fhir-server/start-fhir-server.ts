@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { deepClone, operationOutcomeToString, OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { Bundle, ExtractResource, Resource, ResourceType } from '@medplum/fhirtypes';
+import { gracefulClose } from '../http/graceful-close';
+import { listen } from '../http/listen';
 import { buildCapabilityStatement } from './capability-statement';
 import { ensureFhirDefinitions } from './fhir-definitions';
 import { createFhirRouter } from './fhir-router';
@@ -77,17 +78,6 @@ function normalizeBasePath(basePath: string): string {
   return trimmed === '' ? '' : `/${trimmed}`;
 }
 
-/** A URL host for the bound address; a wildcard bind is reached through loopback. */
-function urlHost(address: AddressInfo): string {
-  if (address.address === '0.0.0.0') {
-    return '127.0.0.1';
-  }
-  if (address.family === 'IPv6') {
-    return address.address === '::' ? '[::1]' : `[${address.address}]`;
-  }
-  return address.address;
-}
-
 function seedResources(seed: readonly Resource[] | Bundle): Resource[] {
   if (Array.isArray(seed)) {
     return [...(seed as readonly Resource[])];
@@ -142,7 +132,6 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   let url = '';
   let capabilityStatement: string | undefined;
   const startedAt = new Date().toISOString();
-  let closing = false;
   const listener = createRequestListener({
     basePath,
     router: createFhirRouter(repository),
@@ -151,24 +140,10 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     baseUrl: () => url,
     capabilityStatement: () => (capabilityStatement ??= JSON.stringify(buildCapabilityStatement(url, startedAt))),
   });
-  const server = createServer((req, res) => {
-    // Keep-alive connections would hold close() open; once closing, each finished response frees its socket.
-    res.on('finish', () => {
-      if (closing) {
-        server.closeIdleConnections();
-      }
-    });
-    listener(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  url = `http://${urlHost(address)}:${address.port}${basePath}`;
+  const server = createServer(listener);
+  const closeServer = gracefulClose(server);
+  const { origin } = await listen(server, options.port ?? 8080, options.host ?? '127.0.0.1');
+  url = `${origin}${basePath}`;
   repository.baseUrl = url;
 
   let closed: Promise<void> | undefined;
@@ -190,17 +165,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     snapshot: () => scheduler?.flush() ?? Promise.resolve(),
     close: () =>
       (closed ??= (async () => {
-        closing = true;
-        await new Promise<void>((resolve, reject) => {
-          server.close((error) => {
-            if (error === undefined) {
-              resolve();
-            } else {
-              reject(error);
-            }
-          });
-          server.closeIdleConnections();
-        });
+        await closeServer();
         scheduler?.stop();
         await scheduler?.flush();
       })()),

@@ -16,8 +16,10 @@
  * `Host` is not a loopback name, so a web page cannot reach it through DNS rebinding.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
+import { gracefulClose } from '../http/graceful-close';
+import { listen } from '../http/listen';
+import { readBody } from '../http/read-body';
 import {
   DEFAULT_INGEST_LIMITS,
   type IngestEvent,
@@ -72,13 +74,7 @@ const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '
 export async function startStackServer(options: StackServerOptions): Promise<StackServer> {
   const limits = options.limits ?? DEFAULT_INGEST_LIMITS;
   let loopbackOnly = false;
-  let closing = false;
   const server: Server = createServer((req, res) => {
-    res.on('finish', () => {
-      if (closing) {
-        server.closeIdleConnections();
-      }
-    });
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) {
         sendJson(res, 500, { error: 'internal', message: 'the request could not be handled' });
@@ -145,7 +141,7 @@ export async function startStackServer(options: StackServerOptions): Promise<Sta
       });
     };
     const body = await readBody(req, limits.maxRequestBytes);
-    if (body === undefined) {
+    if (body === 'too-large') {
       res.setHeader('connection', 'close');
       refuse(tooLargeRequest(limits));
       return;
@@ -192,54 +188,10 @@ export async function startStackServer(options: StackServerOptions): Promise<Sta
     sendJson(res, 202, { accepted: outcome.accepted });
   };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 7071, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const close = gracefulClose(server);
+  const { address, origin } = await listen(server, options.port ?? 7071, options.host ?? '127.0.0.1');
   loopbackOnly = address.address === '127.0.0.1' || address.address === '::1';
-  const host = address.family === 'IPv6' ? `[${address.address === '::' ? '::1' : address.address}]` : address.address;
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
-    close: () =>
-      (closed ??= new Promise<void>((resolve, reject) => {
-        closing = true;
-        server.close((error) => {
-          if (error === undefined) {
-            resolve();
-          } else {
-            reject(error);
-          }
-        });
-        server.closeIdleConnections();
-      })),
-  };
-}
-
-/** The body, or undefined when it exceeds `max` bytes (reading stops there). */
-async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) {
-    req.resume();
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Keep the request open past a refusal, so that the 413 answer reaches the client.
-  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > max) {
-      req.resume();
-      return undefined;
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks, size);
+  return { url: origin, close };
 }
 
 /** The host name of a `Host` header, without the port. */

@@ -23,9 +23,9 @@ import type { ApiResponse } from '../../adapters/debug/debug-api';
 import { DEBUG_API_LIMITS, handleDebugApiRequest, handleValidateApiRequest } from '../../adapters/debug/debug-api';
 import type { Clock, Logger } from '../../pipeline';
 import { noopLogger, toPipelineError } from '../../pipeline';
+import { readBody } from '../http/read-body';
 import { EXAMPLE_NAME, listExamples } from './examples';
 import { findPackageRoot } from './package-root';
-import { readBody } from './read-body';
 
 /** Options of {@link createDebuggerHandler}. */
 export interface DebuggerHandlerOptions {

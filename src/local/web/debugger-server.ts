@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
+import { gracefulClose } from '../http/graceful-close';
+import { listen } from '../http/listen';
 import type { DebuggerHandlerOptions } from './debugger-handler';
 import { createDebuggerHandler, DEBUGGER_SECURITY_HEADERS } from './debugger-handler';
 
@@ -31,14 +32,7 @@ export const DEFAULT_DEBUGGER_PORT = 7072;
  */
 export async function startDebuggerServer(options: DebuggerServerOptions = {}): Promise<DebuggerServer> {
   const handler = createDebuggerHandler(options);
-  let closing = false;
   const server = createServer((req, res) => {
-    res.on('finish', () => {
-      // Keep-alive connections would hold close() open; once closing, each finished response frees its socket.
-      if (closing) {
-        server.closeIdleConnections();
-      }
-    });
     handler(req, res).then(
       (handled) => {
         if (!handled) {
@@ -54,30 +48,7 @@ export async function startDebuggerServer(options: DebuggerServerOptions = {}): 
       () => res.destroy(),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? DEFAULT_DEBUGGER_PORT, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address === '::' ? '::1' : address.address}]` : address.address;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}/`;
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    close: () =>
-      (closed ??= new Promise<void>((resolve, reject) => {
-        closing = true;
-        server.close((error) => {
-          if (error === undefined) {
-            resolve();
-          } else {
-            reject(error);
-          }
-        });
-        server.closeIdleConnections();
-      })),
-  };
+  const close = gracefulClose(server);
+  const { origin } = await listen(server, options.port ?? DEFAULT_DEBUGGER_PORT, options.host ?? '127.0.0.1');
+  return { url: `${origin}/`, close };
 }
