@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_DEBUGGER_PORT, startDebuggerServer } from '../../web';
-import type { CliIo, Command } from '../io';
+import type { Command } from '../io';
 import { UsageError } from '../io';
+import { serveUntilStopped } from '../serve-until-stopped';
 
 const USAGE = `usage: iomt debugger [--port ${DEFAULT_DEBUGGER_PORT}] [--host 127.0.0.1]
 
@@ -13,8 +14,6 @@ the same page on the local stack, http://127.0.0.1:7071/.)
 
   --port <n>          TCP port (default ${DEFAULT_DEBUGGER_PORT}; 0 picks a free one)
   --host <address>    interface to bind (default 127.0.0.1; the debugger has no authentication)`;
-
-const LISTEN_ERRORS: ReadonlySet<string> = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
 
 function parseDebuggerArgs(args: string[]): { port: number; host: string } {
   let values;
@@ -38,41 +37,19 @@ function parseDebuggerArgs(args: string[]): { port: number; host: string } {
   return { port, host: values.host };
 }
 
-/** Resolves on `io.stopSignal` or on SIGINT/SIGTERM, whichever comes first; then stops listening for signals. */
-function untilStopped(io: CliIo): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    io.stopSignal?.then(stop, stop);
-  });
-}
-
 /** `iomt debugger`: the web mapping debugger on its own port. */
 export const debuggerCommand: Command = {
   summary: 'serve the web mapping debugger alone (live validation, runs events through the real pipeline)',
   usage: USAGE,
   async run(args, io) {
     const options = parseDebuggerArgs(args);
-    let server;
-    try {
-      server = await startDebuggerServer(options);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? '';
-      const reason = LISTEN_ERRORS.has(code)
-        ? `cannot listen on ${options.host}:${options.port} (${code})`
-        : (error as Error).message;
-      io.err(`iomt debugger: ${reason}\n`);
-      return 1;
-    }
-    io.out(`Mapping debugger listening on ${server.url}\nPress Ctrl+C to stop.\n`);
-    await untilStopped(io);
-    await server.close();
-    io.out('Mapping debugger stopped.\n');
-    return 0;
+    return serveUntilStopped(io, {
+      command: 'debugger',
+      host: options.host,
+      port: options.port,
+      start: () => startDebuggerServer(options),
+      started: (server) => `Mapping debugger listening on ${server.url}\nPress Ctrl+C to stop.\n`,
+      stopped: 'Mapping debugger stopped.\n',
+    });
   },
 };

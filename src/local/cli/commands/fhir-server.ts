@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startFhirServer } from '../../fhir-server';
-import type { CliIo, Command } from '../io';
+import type { Command } from '../io';
 import { UsageError } from '../io';
+import { serveUntilStopped } from '../serve-until-stopped';
 
 const USAGE = `usage: iomt fhir-server [--port 8080] [--host 127.0.0.1] [--data-dir <dir>] [--no-validate]
 
@@ -12,8 +13,6 @@ Runs the embedded FHIR R4 server (in memory) until Ctrl+C.
   --host <address>    interface to bind (default 127.0.0.1; the server has no authentication)
   --data-dir <dir>    keep a snapshot in <dir>/fhir-snapshot.json: loaded at start, saved after writes and on exit
   --no-validate       accept resources that fail FHIR validation`;
-
-const LISTEN_ERRORS: ReadonlySet<string> = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
 
 interface FhirServerArgs {
   readonly port: number;
@@ -46,48 +45,23 @@ function parseFhirServerArgs(args: string[]): FhirServerArgs {
   return { port, host: values.host, dataDir: values['data-dir'], validate: !values['no-validate'] };
 }
 
-/** Resolves on `io.stopSignal` or on SIGINT/SIGTERM, whichever comes first; then stops listening for signals. */
-function untilStopped(io: CliIo): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    io.stopSignal?.then(stop, stop);
-  });
-}
-
 /** `iomt fhir-server`: the embedded FHIR server, for the local stack and for pointing other tools at. */
 export const fhirServerCommand: Command = {
   summary: 'Run the embedded FHIR R4 server (in memory, optional snapshot)',
   usage: USAGE,
   async run(args, io) {
     const options = parseFhirServerArgs(args);
-    let server;
-    try {
-      server = await startFhirServer(options);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const reason = LISTEN_ERRORS.has(code ?? '')
-        ? `cannot listen on ${options.host}:${String(options.port)} (${code ?? ''})`
-        : (error as Error).message;
-      io.err(`iomt fhir-server: ${reason}\n`);
-      return 1;
-    }
-    io.out(`FHIR R4 server listening on ${server.url}\n`);
-    if (options.dataDir !== undefined) {
-      io.out(`Snapshot: ${path.join(options.dataDir, 'fhir-snapshot.json')}\n`);
-    }
-    if (!options.validate) {
-      io.out('Validation is off: invalid resources are accepted.\n');
-    }
-    io.out('Press Ctrl+C to stop.\n');
-    await untilStopped(io);
-    await server.close();
-    io.out('FHIR server stopped.\n');
-    return 0;
+    return serveUntilStopped(io, {
+      command: 'fhir-server',
+      host: options.host,
+      port: options.port,
+      start: () => startFhirServer(options),
+      started: (server) =>
+        `FHIR R4 server listening on ${server.url}\n` +
+        (options.dataDir === undefined ? '' : `Snapshot: ${path.join(options.dataDir, 'fhir-snapshot.json')}\n`) +
+        (options.validate ? '' : 'Validation is off: invalid resources are accepted.\n') +
+        'Press Ctrl+C to stop.\n',
+      stopped: 'FHIR server stopped.\n',
+    });
   },
 };

@@ -11,6 +11,8 @@ import { DEFAULTS, ENV, formatOptionRows, parseStartOptions, type StartOptions }
 import { createDebuggerHandler } from '../../web';
 import type { CliIo, Command } from '../io';
 import { processIo } from '../io';
+import { listenErrorCode } from '../listen-error';
+import { untilStopped } from '../until-stopped';
 
 const usage = `usage: iomt start [options]
 
@@ -179,8 +181,8 @@ function reportStartFailure(io: CliIo, options: StartOptions, error: unknown): n
     );
     return 1;
   }
-  const code = (error as { code?: unknown }).code;
-  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+  const code = listenErrorCode(error);
+  if (code !== undefined) {
     const { address, port } = error as { address?: string; port?: number };
     io.err(
       `iomt start: cannot listen on ${address ?? options.host}:${port ?? '?'} (${code}). Is another \`iomt start\` running? Choose other ports with --port (${ENV.port}) and --fhir-port (${ENV.fhirPort}).\n`,
@@ -188,18 +190,4 @@ function reportStartFailure(io: CliIo, options: StartOptions, error: unknown): n
     return 1;
   }
   throw error;
-}
-
-/** Resolves on `io.stopSignal` or the first SIGINT/SIGTERM; a second Ctrl+C then ends the process (Node's default). */
-function untilStopped(io: CliIo): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    io.stopSignal?.then(stop, stop);
-  });
 }
