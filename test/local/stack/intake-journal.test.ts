@@ -6,22 +6,28 @@ import { type IntakeJournal, openIntakeJournal } from '../../../src/local/stack/
 import type { DeviceEvent } from '../../../src/pipeline';
 
 let dir: string;
+/** Every journal a test opened: tests that stand for a crash leave theirs open, so they are closed here. */
+let opened: IntakeJournal[];
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'intake-journal-'));
+  opened = [];
 });
 
 afterEach(async () => {
+  await Promise.all(opened.map((j) => j.close().catch(() => undefined)));
   await rm(dir, { recursive: true, force: true });
 });
 
 /** Opens the journal in `dir` (checkpoints on demand unless told otherwise). */
-function open(options: { autoCheckpoint?: boolean; maxSegmentBytes?: number } = {}) {
-  return openIntakeJournal({
+async function open(options: { autoCheckpoint?: boolean; maxSegmentBytes?: number } = {}) {
+  const recovery = await openIntakeJournal({
     directory: dir,
     autoCheckpoint: options.autoCheckpoint ?? false,
     ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
   });
+  opened.push(recovery.journal);
+  return recovery;
 }
 
 /** An event of partition `p`, numbered by the journal as the pipeline does. */
